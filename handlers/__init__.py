@@ -1,0 +1,1 @@
+"""Bolt listeners, one module per feature, each exposing `register(app, svc)`."""

@@ -1,0 +1,1 @@
+"""The only package that imports Tortoise: models, repositories, migrations, outbox, locks."""
