@@ -1,0 +1,98 @@
+"""The composition root: builds the service, the Bolt app and the scheduler from settings and the
+catalog. Used by ``bot.main.run`` and by the tests, so both run the same wiring."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.clock import SystemClock
+from bot.config import Catalog, Settings
+from bot.ports import Clock
+from bot.service import IncidentService
+from bot.telemetry import Telemetry
+from handlers import command, errors, home, incident_list
+from handlers.command import CommandRouter
+
+log = logging.getLogger("firefighter.wiring")
+
+
+def build_web_client(settings: Settings) -> AsyncWebClient:
+    """The Web API client, pointed at ``SLACK_API_URL`` (Slack, or any Slack-compatible server)."""
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    client = AsyncWebClient(token=token, base_url=settings.slack_api_url)
+    # 429s are not retried by default (SLACK_NOTES §8.3); one short retry keeps interactive paths
+    # snappy, longer backoff belongs to the outbox.
+    client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=1))
+    return client
+
+
+def build_service(catalog: Catalog, clock: Clock | None = None) -> IncidentService:
+    return IncidentService(catalog=catalog, clock=clock or SystemClock())
+
+
+def build_app(
+    catalog: Catalog,
+    *,
+    client: AsyncWebClient,
+    service: IncidentService,
+    telemetry: Telemetry,
+) -> AsyncApp:
+    """The Bolt app with every listener registered. No network I/O happens here."""
+    app = AsyncApp(
+        client=client,
+        logger=logging.getLogger("firefighter.bolt"),
+        # Socket Mode has no signing secret; Bolt would otherwise warn at start.
+        request_verification_enabled=False,
+        raise_error_for_unhandled_request=False,
+    )
+    app.middleware(_measure(telemetry))
+    router = CommandRouter(catalog.slack.command)
+    incident_list.register(app, service, router)
+    command.register(app, router)
+    home.register(app, service)
+    errors.register(app)
+    return app
+
+
+def build_scheduler(service: IncidentService, catalog: Catalog) -> AsyncIOScheduler:
+    """APScheduler on the running loop; jobs are one line each into the service."""
+    scheduler = AsyncIOScheduler(timezone=catalog.reminders.timezone)
+    return scheduler
+
+
+def _measure(
+    telemetry: Telemetry,
+) -> Callable[..., Awaitable[BoltResponse | None]]:
+    async def measure_requests(
+        body: dict[str, Any], next: Callable[[], Awaitable[BoltResponse | None]]
+    ) -> BoltResponse | None:
+        kind = _payload_type(body)
+        started = time.perf_counter()
+        try:
+            response = await next()
+        except Exception:
+            telemetry.requests.labels(kind, "error").inc()
+            raise
+        telemetry.handle_seconds.labels(kind).observe(time.perf_counter() - started)
+        telemetry.requests.labels(kind, "ok").inc()
+        return response
+
+    return measure_requests
+
+
+def _payload_type(body: dict[str, Any]) -> str:
+    if "command" in body:
+        return "slash_command"
+    if body.get("type") == "event_callback":
+        event = body.get("event") or {}
+        return f"event:{event.get('type', 'unknown')}"
+    return str(body.get("type") or "unknown")

@@ -1,0 +1,100 @@
+"""Telling the person who acted something, wherever Slack lets us reach them.
+
+Order of preference: the interaction's ``response_url`` (works even in channels the bot is not in),
+an ephemeral message in the channel, then a DM. Each fallback is taken only on the Slack errors that
+mean the previous route cannot work (SLACK_NOTES §9)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.blocks.help import Message
+
+log = logging.getLogger("firefighter.reply")
+
+_EPHEMERAL_UNREACHABLE = {
+    "user_not_in_channel",
+    "channel_not_found",
+    "not_in_channel",
+    "is_archived",
+}
+
+
+def actor_of(body: dict[str, Any]) -> str | None:
+    """The Slack user id behind a command, interaction or event body."""
+    if isinstance(body.get("user_id"), str):
+        return str(body["user_id"])
+    user = body.get("user")
+    if isinstance(user, dict) and isinstance(user.get("id"), str):
+        return str(user["id"])
+    event = body.get("event")
+    if isinstance(event, dict) and isinstance(event.get("user"), str):
+        return str(event["user"])
+    return None
+
+
+def channel_of(body: dict[str, Any]) -> str | None:
+    """The conversation a command, interaction or event happened in, if any."""
+    if isinstance(body.get("channel_id"), str):
+        return str(body["channel_id"])
+    channel = body.get("channel")
+    if isinstance(channel, dict) and isinstance(channel.get("id"), str):
+        return str(channel["id"])
+    event = body.get("event")
+    if isinstance(event, dict):
+        if isinstance(event.get("channel"), str):
+            return str(event["channel"])
+        item = event.get("item")
+        if isinstance(item, dict) and isinstance(item.get("channel"), str):
+            return str(item["channel"])
+    return None
+
+
+async def tell_user(
+    client: AsyncWebClient,
+    body: dict[str, Any],
+    message: Message,
+    *,
+    respond: AsyncRespond | None = None,
+) -> bool:
+    """Show ``message`` to the actor of ``body`` only; returns whether some route worked."""
+    user_id = actor_of(body)
+    if respond is not None and body.get("response_url"):
+        try:
+            await respond(
+                text=message["text"], blocks=message.get("blocks"), response_type="ephemeral"
+            )
+            return True
+        except Exception:
+            log.warning("response_url refused the message; trying an ephemeral message")
+    if user_id is None:
+        log.error(
+            "cannot tell the user: no user in the payload", extra={"payload_type": body.get("type")}
+        )
+        return False
+    channel_id = channel_of(body)
+    if channel_id and not channel_id.startswith("D"):
+        try:
+            await client.chat_postEphemeral(
+                channel=channel_id, user=user_id, text=message["text"], blocks=message.get("blocks")
+            )
+            return True
+        except SlackApiError as exc:
+            if exc.response.get("error") not in _EPHEMERAL_UNREACHABLE:
+                raise
+    try:
+        await client.chat_postMessage(
+            channel=user_id, text=message["text"], blocks=message.get("blocks")
+        )
+        return True
+    except SlackApiError as exc:
+        log.error(
+            "cannot tell the user: the direct message was refused",
+            extra={"user_id": user_id, "slack_error": exc.response.get("error")},
+        )
+        return False
