@@ -1,0 +1,90 @@
+"""Derived incident metrics (PRODUCT.md §1): durations between two milestones.
+
+A metric is ``None`` while one of its milestones is unset. A negative duration (milestones corrected
+into an impossible order) is returned as is, so reports show the data problem instead of hiding it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+
+from bot.domain.incident import Milestone, Milestones
+
+
+class Metric(StrEnum):
+    TIME_TO_DETECT = "time_to_detect"
+    TIME_TO_ACKNOWLEDGE = "time_to_acknowledge"
+    TIME_TO_MITIGATE = "time_to_mitigate"
+    TIME_TO_CLOSE = "time_to_close"
+
+
+METRIC_SPANS: dict[Metric, tuple[Milestone, Milestone]] = {
+    Metric.TIME_TO_DETECT: (Milestone.STARTED, Milestone.DETECTED),
+    Metric.TIME_TO_ACKNOWLEDGE: (Milestone.DECLARED, Milestone.ACKNOWLEDGED),
+    Metric.TIME_TO_MITIGATE: (Milestone.STARTED, Milestone.MITIGATED),
+    Metric.TIME_TO_CLOSE: (Milestone.DECLARED, Milestone.CLOSED),
+}
+"""Each metric as (from, to) milestones."""
+
+
+def span(milestones: Milestones, start: Milestone, end: Milestone) -> timedelta | None:
+    """``end - start``, or ``None`` when either is unset."""
+    begin, finish = milestones.get(start), milestones.get(end)
+    if begin is None or finish is None:
+        return None
+    return finish - begin
+
+
+def metric(milestones: Milestones, which: Metric) -> timedelta | None:
+    start, end = METRIC_SPANS[which]
+    return span(milestones, start, end)
+
+
+def time_to_detect(milestones: Milestones) -> timedelta | None:
+    """detected - started."""
+    return metric(milestones, Metric.TIME_TO_DETECT)
+
+
+def time_to_acknowledge(milestones: Milestones) -> timedelta | None:
+    """acknowledged - declared."""
+    return metric(milestones, Metric.TIME_TO_ACKNOWLEDGE)
+
+
+def time_to_mitigate(milestones: Milestones) -> timedelta | None:
+    """mitigated - started."""
+    return metric(milestones, Metric.TIME_TO_MITIGATE)
+
+
+def time_to_close(milestones: Milestones) -> timedelta | None:
+    """closed - declared."""
+    return metric(milestones, Metric.TIME_TO_CLOSE)
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentMetrics:
+    time_to_detect: timedelta | None
+    time_to_acknowledge: timedelta | None
+    time_to_mitigate: timedelta | None
+    time_to_close: timedelta | None
+
+    def get(self, which: Metric) -> timedelta | None:
+        value: timedelta | None = getattr(self, which.value)
+        return value
+
+
+def metrics_of(milestones: Milestones) -> IncidentMetrics:
+    """All four metrics at once."""
+    return IncidentMetrics(
+        time_to_detect=time_to_detect(milestones),
+        time_to_acknowledge=time_to_acknowledge(milestones),
+        time_to_mitigate=time_to_mitigate(milestones),
+        time_to_close=time_to_close(milestones),
+    )
+
+
+def missing_for_metrics(milestones: Milestones) -> tuple[Milestone, ...]:
+    """The unset milestones that leave at least one metric empty, in lifecycle order."""
+    needed = {m for pair in METRIC_SPANS.values() for m in pair}
+    return tuple(m for m in Milestone if m in needed and milestones.get(m) is None)
