@@ -621,7 +621,7 @@ class WeeklyDigest(_Model):
 
 
 class Reminders(_Model):
-    time_zone: str = "UTC"
+    timezone: str = "UTC"
     office_hours: OfficeHours = Field(default_factory=OfficeHours)
     snooze_minutes: int = Field(default=60, ge=5)
     stale_mitigated_days: int = Field(default=3, ge=1)
@@ -630,7 +630,7 @@ class Reminders(_Model):
     #: Weekly digest in the announcement channel; null disables it.
     weekly_digest: WeeklyDigest | None = Field(default_factory=WeeklyDigest)
 
-    @field_validator("time_zone")
+    @field_validator("timezone")
     @classmethod
     def _check_time_zone(cls, value: str) -> str:
         try:
@@ -643,7 +643,7 @@ class Reminders(_Model):
 
     @property
     def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.time_zone)
+        return ZoneInfo(self.timezone)
 
 
 AccessGrant = Literal["role_holders", "channel_members", "incident_managers"]
