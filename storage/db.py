@@ -1,0 +1,176 @@
+"""Database lifecycle: configuration, opening/closing, migrations, transactions and the health probe.
+
+How Tortoise 1.1.9 holds its state (and why these helpers look the way they do):
+
+- All ORM state lives in a ``tortoise.context.TortoiseContext`` found through a ContextVar.
+  ``open_database`` creates one and makes it current *in the calling task*; tasks created afterwards
+  (Bolt listeners, the scheduler, the Socket Mode client) inherit it. It also registers the context as
+  Tortoise's process-wide fallback (``_enable_global_fallback``) so that code running in a task that
+  was created *before* the database was opened still finds it. Only one such database can be open
+  per process at a time; ``close_database`` releases it. Tests use ``tortoise_test_context``
+  instead (tests/conftest.py), which never touches the fallback.
+- Tortoise's migration API (``tortoise.migrations.api.migrate``) calls ``Tortoise.init`` on the
+  *current* context, which would close and re-initialise the application's connections. So
+  ``apply_migrations``/``pending_migrations`` run in a throw-away ``TortoiseContext`` of their own
+  and leave the caller's context untouched.
+- Transactions: inside ``async with transaction():`` every model query of the task goes through the
+  transaction's connection (Tortoise binds it in a ContextVar); nesting makes a savepoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+from tortoise import Tortoise, connections
+from tortoise.backends.base import executor as _executor
+from tortoise.backends.base.client import BaseDBAsyncClient, TransactionContext
+from tortoise.context import TortoiseContext, get_current_context
+from tortoise.migrations.api import migrate as _migrate
+from tortoise.migrations.executor import MigrationExecutor
+from tortoise.transactions import in_transaction
+
+log = logging.getLogger("firefighter.storage")
+
+APP_LABEL = "models"
+MODEL_MODULES: tuple[str, ...] = ("storage.models",)
+MIGRATIONS_MODULE = "storage.migrations"
+DEFAULT_SQLITE_URL = "sqlite://firefighter.sqlite3"
+
+
+def tortoise_config(database_url: str) -> dict[str, Any]:
+    """The Tortoise configuration for one database (PostgreSQL ``postgres://…`` or
+    ``sqlite://path``); tz-aware UTC datetimes."""
+    return {
+        "connections": {"default": database_url},
+        "apps": {
+            APP_LABEL: {
+                "models": list(MODEL_MODULES),
+                "default_connection": "default",
+                "migrations": MIGRATIONS_MODULE,
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+TORTOISE_ORM: dict[str, Any] = tortoise_config("sqlite://:memory:")
+"""For Tortoise's CLI only (``tortoise -c storage.db.TORTOISE_ORM makemigrations``): generating
+migrations needs the models, not a database, so it points at an in-memory SQLite. Apply migrations
+to a real database with ``firefighter migrate`` (``apply_migrations``)."""
+
+
+async def open_database(url: str) -> TortoiseContext:
+    """Connect to ``url`` and make the database current for this task and its future tasks.
+
+    Does not create tables: call ``apply_migrations`` (or run ``firefighter migrate``) first.
+    """
+    # Tortoise caches each model's INSERT/UPDATE SQL per *connection name*, not per dialect: after
+    # a SQLite database was used in this process, a PostgreSQL one named "default" too would get
+    # SQLite's "?" placeholders. Opening a database starts from a clean cache.
+    _executor.EXECUTOR_CACHE.clear()
+    ctx = TortoiseContext()
+    ctx.__enter__()
+    try:
+        await ctx.init(config=tortoise_config(url), _enable_global_fallback=True)
+        await ctx.db().execute_query("SELECT 1")
+    except BaseException:
+        await ctx.close_connections()
+        _leave(ctx)
+        raise
+    return ctx
+
+
+async def close_database() -> None:
+    """Close the database opened by ``open_database`` (no-op when none is open)."""
+    ctx = get_current_context()
+    if ctx is None:
+        return
+    await ctx.close_connections()
+    ctx._apps = None
+    ctx._inited = False
+    _leave(ctx)
+
+
+def _leave(ctx: TortoiseContext) -> None:
+    # Restores the previous current context; only possible from the task that entered it.
+    with contextlib.suppress(ValueError, RuntimeError):
+        ctx.__exit__(None, None, None)
+
+
+@contextlib.asynccontextmanager
+async def database(url: str) -> AsyncIterator[TortoiseContext]:
+    """``async with database(url):`` = ``open_database`` … ``close_database``."""
+    ctx = await open_database(url)
+    try:
+        yield ctx
+    finally:
+        await close_database()
+
+
+async def apply_migrations(url: str) -> list[str]:
+    """Apply every pending migration of ``storage/migrations`` to ``url``; returns their names in
+    the order applied (empty when the schema is up to date). Safe to call on every start."""
+    applied: list[str] = []
+
+    def progress(event: str, _app_label: str, name: str) -> None:
+        if event == "apply_done":
+            applied.append(name)
+
+    async with TortoiseContext():
+        await _migrate(config=tortoise_config(url), progress=progress)
+    if applied:
+        log.info("applied migrations: %s", ", ".join(applied))
+    return applied
+
+
+async def pending_migrations(url: str) -> list[str]:
+    """Names of the migrations not yet applied to ``url``, in the order they would run."""
+    config = tortoise_config(url)
+    async with TortoiseContext():
+        await Tortoise.init(config=config, init_connections=False)
+        executor = MigrationExecutor(connections.get("default"), config["apps"])
+        steps = await executor.plan()
+        await Tortoise.close_connections()
+    return [step.migration.name for step in steps if not step.backward]
+
+
+def transaction() -> TransactionContext:
+    """``async with transaction():`` runs the task's queries in one transaction (a savepoint
+    when nested); an exception rolls it back. Yields the transaction's connection."""
+    return in_transaction()
+
+
+def connection() -> BaseDBAsyncClient:
+    """The current connection (the transaction's inside ``transaction()``)."""
+    client: BaseDBAsyncClient = connections.get("default")
+    return client
+
+
+def dialect() -> str:
+    """``"postgres"`` or ``"sqlite"``."""
+    return str(connection().capabilities.dialect)
+
+
+async def ping() -> bool:
+    """True when the database answers ``SELECT 1`` (for ``/healthz``); never raises."""
+    try:
+        await connection().execute_query("SELECT 1")
+    except Exception:
+        log.warning("database ping failed", exc_info=True)
+        return False
+    return True
+
+
+def resolve_now(now: datetime | None) -> datetime:
+    """``now`` from the caller's clock, or the system time (tz-aware UTC) when none is given.
+    Pass ``now`` from ``bot.ports.Clock`` wherever the caller has one (tests control time)."""
+    if now is None:
+        return datetime.now(UTC)
+    if now.utcoffset() is None:
+        raise ValueError(f"now must be a timezone-aware datetime, got naive {now!r}")
+    return now

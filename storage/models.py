@@ -1,0 +1,157 @@
+"""Tortoise models: the database schema. Only ``storage`` imports them; everything else sees the
+frozen dataclasses of ``bot.domain`` (mapped in ``storage.repository``).
+
+Conventions:
+- enums are stored as plain ``CharField``/``SmallIntField`` (not ``CharEnumField``) so that adding an
+  enum member never needs a migration; the repositories convert.
+- every ``DatetimeField`` is tz-aware UTC (``use_tz=True`` in ``storage.db.tortoise_config``); the
+  values come from the caller's clock, never ``auto_now``, so tests can control time.
+- ``dedup_key`` is "unique among incidents not yet past Mitigated" (PRODUCT.md §1). Tortoise 1.1.9's
+  migrations refuse partial unique indexes on SQLite (``UniqueConstraint(condition=...)`` raises
+  NotImplementedError there), so the rule is a second, nullable unique column,
+  ``active_dedup_key``, that the repository keeps equal to ``dedup_key`` while the status is at most
+  Mitigated and NULL afterwards (NULLs never collide, on PostgreSQL or SQLite). ``dedup_key`` itself
+  is kept for history.
+- model docstrings become table comments in migrations: keep models documented with ``#`` comments
+  so that editing prose never needs a migration.
+"""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class Incident(Model):
+    id = fields.IntField(primary_key=True)
+    title = fields.CharField(max_length=255)
+    summary = fields.TextField()
+    priority = fields.SmallIntField(db_index=True)
+    category = fields.CharField(max_length=100)
+    environments: fields.Field[list[str]] = fields.JSONField(default=list)
+    status = fields.CharField(max_length=20, db_index=True)
+    response_type = fields.CharField(max_length=16)
+    private = fields.BooleanField(default=False)
+    custom_fields: fields.Field[dict[str, object]] = fields.JSONField(default=dict)
+    created_by = fields.CharField(max_length=64)
+    channel_id = fields.CharField(max_length=32, null=True, unique=True)
+    channel_name = fields.CharField(max_length=80, null=True)
+    dedup_key = fields.CharField(max_length=255, null=True)
+    active_dedup_key = fields.CharField(max_length=255, null=True, unique=True)
+    version = fields.IntField(default=1)
+    started_at = fields.DatetimeField(null=True)
+    detected_at = fields.DatetimeField(null=True)
+    declared_at = fields.DatetimeField(null=True)
+    acknowledged_at = fields.DatetimeField(null=True)
+    mitigated_at = fields.DatetimeField(null=True)
+    resolved_at = fields.DatetimeField(null=True)
+    closed_at = fields.DatetimeField(null=True)
+    closure_reason = fields.CharField(max_length=20, null=True)
+    closure_reference = fields.CharField(max_length=255, null=True)
+    created_at = fields.DatetimeField(db_index=True)
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        table = "incident"
+
+
+class TimelineEntry(Model):
+    id = fields.IntField(primary_key=True)
+    incident: fields.ForeignKeyRelation[Incident] = fields.ForeignKeyField(
+        "models.Incident", related_name="timeline", on_delete=fields.CASCADE
+    )
+    incident_id: int
+    kind = fields.CharField(max_length=32)
+    happened_at = fields.DatetimeField()
+    actor_kind = fields.CharField(max_length=8)
+    actor_id = fields.CharField(max_length=64)
+    actor_name = fields.CharField(max_length=255, null=True)
+    text = fields.TextField(default="")
+    data: fields.Field[dict[str, object]] = fields.JSONField(default=dict)
+    source_permalink = fields.CharField(max_length=500, null=True)
+    source_channel = fields.CharField(max_length=32, null=True)
+    source_ts = fields.CharField(max_length=32, null=True)
+    edited = fields.BooleanField(default=False)
+    struck_out = fields.BooleanField(default=False)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "timeline_entry"
+        indexes = (("incident_id", "happened_at"), ("source_channel", "source_ts"))
+
+
+class RoleAssignment(Model):
+    id = fields.IntField(primary_key=True)
+    incident: fields.ForeignKeyRelation[Incident] = fields.ForeignKeyField(
+        "models.Incident", related_name="roles", on_delete=fields.CASCADE
+    )
+    incident_id: int
+    role = fields.CharField(max_length=64)
+    user_id = fields.CharField(max_length=32, db_index=True)
+    assigned_at = fields.DatetimeField()
+    assigned_by_kind = fields.CharField(max_length=8)
+    assigned_by_id = fields.CharField(max_length=64)
+    assigned_by_name = fields.CharField(max_length=255, null=True)
+
+    class Meta:
+        table = "role_assignment"
+        unique_together = (("incident_id", "role"),)
+
+
+class Participant(Model):
+    id = fields.IntField(primary_key=True)
+    incident: fields.ForeignKeyRelation[Incident] = fields.ForeignKeyField(
+        "models.Incident", related_name="participants", on_delete=fields.CASCADE
+    )
+    incident_id: int
+    user_id = fields.CharField(max_length=32, db_index=True)
+    joined_at = fields.DatetimeField()
+    left_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "participant"
+        unique_together = (("incident_id", "user_id"),)
+
+
+# A side effect to perform after commit (Slack, Jira, PagerDuty, Confluence call).
+class OutboxItem(Model):
+    id = fields.BigIntField(primary_key=True)
+    incident: fields.ForeignKeyNullableRelation[Incident] = fields.ForeignKeyField(
+        "models.Incident", related_name="outbox", null=True, on_delete=fields.SET_NULL
+    )
+    incident_id: int | None
+    kind = fields.CharField(max_length=64)
+    payload: fields.Field[dict[str, object]] = fields.JSONField(default=dict)
+    idempotency_key = fields.CharField(max_length=255, unique=True)
+    status = fields.CharField(max_length=16, default="pending")
+    attempts = fields.IntField(default=0)
+    next_attempt_at = fields.DatetimeField()
+    last_error = fields.TextField(null=True)
+    locked_by = fields.CharField(max_length=128, null=True)
+    locked_until = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField()
+    done_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "outbox_item"
+        indexes = (("status", "next_attempt_at"),)
+
+
+# A named lease: one holder at a time until ``expires_at``.
+class JobLock(Model):
+    name = fields.CharField(max_length=128, primary_key=True)
+    owner = fields.CharField(max_length=128)
+    expires_at = fields.DatetimeField()
+
+    class Meta:
+        table = "job_lock"
+
+
+# An intent already handled (Slack envelope, view submission...), with its optional result.
+class IdempotencyKey(Model):
+    key = fields.CharField(max_length=255, primary_key=True)
+    created_at = fields.DatetimeField(db_index=True)
+    result: fields.Field[object] = fields.JSONField(null=True)
+
+    class Meta:
+        table = "idempotency_key"
