@@ -27,11 +27,11 @@ from dataclasses import dataclass
 from datetime import date, time
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
+from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
-    AliasChoices,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -99,13 +99,13 @@ class Settings(BaseSettings):
     # Health / metrics HTTP endpoint.
     http_host: str = Field(
         default="0.0.0.0",
-        validation_alias=AliasChoices("FIREFIGHTER_HTTP_HOST", "http_host"),
+        validation_alias="FIREFIGHTER_HTTP_HOST",
     )
     http_port: int = Field(
         default=8080,
         ge=0,
         le=65535,
-        validation_alias=AliasChoices("FIREFIGHTER_HTTP_PORT", "http_port"),
+        validation_alias="FIREFIGHTER_HTTP_PORT",
     )
 
     # Logging.
@@ -166,12 +166,15 @@ class Settings(BaseSettings):
         )
 
     def secrets(self) -> list[str]:
-        """The raw values of every secret that is set (for log redaction)."""
+        """The raw values of every secret that is set, and the database password (for redaction)."""
         values = []
         for name in type(self).model_fields:
             value = getattr(self, name)
             if isinstance(value, SecretStr) and value.get_secret_value():
                 values.append(value.get_secret_value())
+        password = urlsplit(self.database_url).password
+        if password:
+            values += [password, unquote(password)]
         return values
 
 

@@ -26,18 +26,23 @@ REDACTED = "[REDACTED]"
 #: Secrets shorter than this are not redacted verbatim (they would shred ordinary words).
 MIN_SECRET_LENGTH = 6
 
-_TOKEN_PATTERNS = (
+_TOKEN_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # Slack tokens: bot, user, app-level, refresh, legacy workspace/org/service tokens.
-    re.compile(r"xox[abeoprs]-[A-Za-z0-9-]+"),
-    re.compile(r"xapp-[A-Za-z0-9-]+"),
+    (re.compile(r"xox[abeoprs]-[A-Za-z0-9-]+"), REDACTED),
+    (re.compile(r"xapp-[A-Za-z0-9-]+"), REDACTED),
     # Authorization / Proxy-Authorization header values in text ("Authorization: Basic abc", a
     # dict repr "'Authorization': 'Bearer abc'", a query "authorization=abc").
-    re.compile(
-        r"(?i)((?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?)"
-        r"(?:(?:bearer|basic|token|digest)\s+)?[^\s\"',;}&]+"
+    (
+        re.compile(
+            r"(?i)((?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?)"
+            r"(?:(?:bearer|basic|token|digest)\s+)?[^\s\"',;}&]+"
+        ),
+        rf"\1{REDACTED}",
     ),
     # A bare bearer token.
-    re.compile(r"(?i)(\bbearer\s+)[A-Za-z0-9._~+/=-]+"),
+    (re.compile(r"(?i)(\bbearer\s+)[A-Za-z0-9._~+/=-]+"), rf"\1{REDACTED}"),
+    # The password of a URL ("postgres://user:password@host/db").
+    (re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/\s:@]*:)[^@\s/]+(@)"), rf"\1{REDACTED}\2"),
 )
 
 #: Event-dict keys whose values are always hidden, whatever they contain.
@@ -98,11 +103,8 @@ class Redactor:
         for secret in self._secrets:
             if secret in text:
                 text = text.replace(secret, REDACTED)
-        for pattern in _TOKEN_PATTERNS:
-            if pattern.groups:
-                text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
-            else:
-                text = pattern.sub(REDACTED, text)
+        for pattern, replacement in _TOKEN_PATTERNS:
+            text = pattern.sub(replacement, text)
         return text
 
 

@@ -160,3 +160,10 @@ def test_the_console_format_is_redacted_too() -> None:
     text = buffer.getvalue()
     assert "hello" in text
     assert BOT_TOKEN not in text and JIRA_SECRET not in text
+
+
+def test_the_password_of_a_url_is_redacted(output: io.StringIO) -> None:
+    logging.getLogger("tortoise").info("connecting to postgres://firefighter:hunter2pw@db:5432/ff")
+
+    [line] = lines(output)
+    assert line["event"] == f"connecting to postgres://firefighter:{REDACTED}@db:5432/ff"

@@ -130,3 +130,9 @@ def test_settings_can_be_built_in_code_by_field_name() -> None:
 
     assert settings.http_port == 0
     assert settings.log_level == "WARNING"
+
+
+def test_the_database_password_counts_as_a_secret(clean_environment: pytest.MonkeyPatch) -> None:
+    clean_environment.setenv("DATABASE_URL", "postgres://ff:p%40ss-word@db:5432/ff")
+
+    assert set(Settings().secrets()) == {"p%40ss-word", "p@ss-word"}
