@@ -38,6 +38,7 @@ def _check(key: str) -> str:
 async def remember(key: str, *, result: JsonValue = None, now: datetime | None = None) -> bool:
     """True the first time ``key`` is seen, False on every repeat (concurrent ones included: the
     second insert waits for the first transaction and then fails on the unique key)."""
+    _check(key)
     created_at = resolve_now(now)
     try:
         async with in_transaction():  # a savepoint: a repeat must not abort the caller's txn
