@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from tortoise.context import TortoiseContext
 from tortoise.migrations.autodetector import MigrationAutodetector
 
@@ -71,3 +73,19 @@ async def test_the_committed_migrations_match_the_models() -> None:
         "the models changed without a migration: run "
         "`.venv/bin/tortoise -c storage.db.TORTOISE_ORM makemigrations` and commit it"
     )
+
+
+async def test_a_task_started_before_the_database_was_opened_still_reaches_it(
+    empty_postgres_url: str,
+) -> None:
+    await db.apply_migrations(empty_postgres_url)
+    opened = asyncio.Event()
+
+    async def early_task() -> bool:
+        await opened.wait()
+        return await db.ping()
+
+    task = asyncio.create_task(early_task())
+    async with db.database(empty_postgres_url):
+        opened.set()
+        assert await task
