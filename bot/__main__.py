@@ -57,12 +57,14 @@ def _settings_and_catalog() -> tuple[Settings, Catalog]:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    settings, catalog = _settings_and_catalog()
     if args.command == "demo":
         from bot.demo import run_demo
 
-        return asyncio.run(run_demo(report=args.report, quiet=args.quiet))
+        # The transcript is the demo's output; only problems are logged.
+        configure_logging("WARNING", settings.log_format, settings.secrets())
+        return asyncio.run(run_demo(settings, catalog, report=args.report, quiet=args.quiet))
 
-    settings, catalog = _settings_and_catalog()
     configure_logging(settings.log_level, settings.log_format, settings.secrets())
     if args.command == "run":
         from bot.main import StartupError, run

@@ -8,11 +8,17 @@ import contextlib
 import logging
 import signal
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Catalog, Settings
 from bot.health import health_app, start_health_server
+from bot.ports import Clock
+from bot.service import IncidentService
 from bot.telemetry import Telemetry
 from bot.wiring import build_app, build_scheduler, build_service, build_web_client
 from storage import db
@@ -24,6 +30,19 @@ class StartupError(Exception):
     """The bot cannot start; the message says what to fix."""
 
 
+@dataclass(frozen=True)
+class RunningBot:
+    """Everything ``start_bot`` started; the exit stack it was given stops it all."""
+
+    app: AsyncApp
+    client: AsyncWebClient
+    handler: AsyncSocketModeHandler
+    service: IncidentService
+    scheduler: AsyncIOScheduler
+    telemetry: Telemetry
+    health_port: int
+
+
 async def run(
     settings: Settings,
     catalog: Catalog,
@@ -32,17 +51,11 @@ async def run(
     stop: asyncio.Event | None = None,
     ready: asyncio.Event | None = None,
 ) -> None:
-    """Run the bot until ``stop`` is set or the process gets SIGTERM/SIGINT."""
-    if settings.slack_bot_token is None or settings.slack_app_token is None:
-        raise StartupError(
-            "SLACK_BOT_TOKEN (xoxb-…) and SLACK_APP_TOKEN (xapp-…, scope connections:write) "
-            "must be set: see README, 'Connecting to a real Slack workspace'."
-        )
+    """Open the database, migrate, connect to Slack and serve until SIGTERM/SIGINT or ``stop``."""
+    _require_tokens(settings)
     stop = stop or asyncio.Event()
-    telemetry = Telemetry()
     async with AsyncExitStack() as stack:
-        await db.open_database(settings.database_url)
-        stack.push_async_callback(db.close_database)
+        await stack.enter_async_context(db.database(settings.database_url))
         if migrate:
             applied = await db.apply_migrations(settings.database_url)
             if applied:
@@ -54,34 +67,7 @@ async def run(
                     f"{len(pending)} database migration(s) pending ({', '.join(pending)}): "
                     "run `firefighter migrate` or start without --no-migrate."
                 )
-
-        client = build_web_client(settings)
-        stack.push_async_callback(_close_client_session, client)
-        service = build_service(catalog)
-        app = build_app(catalog, client=client, service=service, telemetry=telemetry)
-
-        handler = AsyncSocketModeHandler(
-            app, app_token=settings.slack_app_token.get_secret_value(), web_client=client
-        )
-        await handler.connect_async()
-        stack.push_async_callback(handler.close_async)
-        log.info("connected to Slack over Socket Mode")
-
-        scheduler = build_scheduler(service, catalog)
-        scheduler.start()
-        stack.callback(scheduler.shutdown, wait=False)
-
-        async def socket_ok() -> bool:
-            return bool(await handler.client.is_connected())
-
-        health = health_app(database_ok=db.ping, socket_ok=socket_ok, telemetry=telemetry)
-        runner = await start_health_server(health, settings.http_host, settings.http_port)
-        stack.push_async_callback(runner.cleanup)
-        log.info(
-            "health server listening",
-            extra={"host": settings.http_host, "port": settings.http_port},
-        )
-
+        await start_bot(settings, catalog, stack)
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -94,7 +80,65 @@ async def run(
     log.info("stopped")
 
 
-async def _close_client_session(client: object) -> None:
-    session = getattr(client, "session", None)
+async def start_bot(
+    settings: Settings, catalog: Catalog, stack: AsyncExitStack, *, clock: Clock | None = None
+) -> RunningBot:
+    """Connect to Slack and start the scheduler and the health server on an open database.
+
+    Everything started is registered on ``stack``; tests use this with their own database."""
+    slack_app_token = _require_tokens(settings)
+    telemetry = Telemetry()
+    client = build_web_client(settings)
+    stack.push_async_callback(_close_client_session, client)
+    service = build_service(catalog, clock)
+    app = build_app(catalog, client=client, service=service, telemetry=telemetry)
+
+    handler = AsyncSocketModeHandler(app, app_token=slack_app_token, web_client=client)
+    await handler.connect_async()
+    stack.push_async_callback(handler.close_async)
+    log.info("connected to Slack over Socket Mode")
+
+    scheduler = build_scheduler(service, catalog)
+    scheduler.start()
+    stack.callback(scheduler.shutdown, wait=False)
+
+    async def socket_ok() -> bool:
+        return bool(await handler.client.is_connected())
+
+    health = health_app(database_ok=db.ping, socket_ok=socket_ok, telemetry=telemetry)
+    runner = await start_health_server(health, settings.http_host, settings.http_port)
+    stack.push_async_callback(runner.cleanup)
+    port = _bound_port(runner, settings.http_port)
+    log.info("health server listening", extra={"host": settings.http_host, "port": port})
+    return RunningBot(
+        app=app,
+        client=client,
+        handler=handler,
+        service=service,
+        scheduler=scheduler,
+        telemetry=telemetry,
+        health_port=port,
+    )
+
+
+def _require_tokens(settings: Settings) -> str:
+    if settings.slack_bot_token is None or settings.slack_app_token is None:
+        raise StartupError(
+            "SLACK_BOT_TOKEN (xoxb-…) and SLACK_APP_TOKEN (xapp-…, scope connections:write) "
+            "must be set: see README, 'Connecting to a real Slack workspace'."
+        )
+    return settings.slack_app_token.get_secret_value()
+
+
+def _bound_port(runner: object, configured: int) -> int:
+    addresses = getattr(runner, "addresses", [])
+    for address in addresses:
+        if isinstance(address, tuple) and len(address) >= 2:
+            return int(address[1])
+    return configured
+
+
+async def _close_client_session(client: AsyncWebClient) -> None:
+    session = client.session
     if session is not None and not session.closed:
         await session.close()

@@ -19,7 +19,7 @@ from bot.config import Catalog, Settings
 from bot.ports import Clock
 from bot.service import IncidentService
 from bot.telemetry import Telemetry
-from handlers import command, errors, home, incident_list
+from handlers import command, errors, events, home, incident_list
 from handlers.command import CommandRouter
 
 log = logging.getLogger("firefighter.wiring")
@@ -59,6 +59,7 @@ def build_app(
     incident_list.register(app, service, router)
     command.register(app, router)
     home.register(app, service)
+    events.register(app)  # last: acknowledges subscribed events no feature listens to
     errors.register(app)
     return app
 

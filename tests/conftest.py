@@ -37,4 +37,55 @@ async def db(database_url: str) -> AsyncIterator[object]:
     from storage.db import MODEL_MODULES
 
     async with tortoise_test_context(list(MODEL_MODULES), db_url=database_url) as ctx:
+        name = ctx.db().database  # type: ignore[attr-defined]
         yield ctx
+    # Tortoise 1.1.9's test context closes its connections but leaves the database behind.
+    await drop_database(name)
+
+
+async def drop_database(name: str) -> None:
+    import asyncpg
+
+    admin = await asyncpg.connect(postgres_url().replace("postgres://", "postgresql://", 1))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest_asyncio.fixture
+async def slack() -> AsyncIterator[object]:
+    """The Slack sandbox; a test fails at teardown if anything it caused broke Slack's contract."""
+    from sandbox.slack import SlackSandbox
+
+    async with SlackSandbox(ack_timeout=3.0) as sandbox:
+        yield sandbox
+        sandbox.assert_no_violations()
+
+
+@pytest.fixture
+def catalog() -> object:
+    from bot.config import load_catalog
+
+    return load_catalog(None)
+
+
+@pytest_asyncio.fixture
+async def bot(db: object, slack: object, catalog: object) -> AsyncIterator[object]:
+    """The real wired bot connected to the sandbox over Socket Mode, on the test database."""
+    from contextlib import AsyncExitStack
+
+    from bot.config import Settings
+    from bot.main import start_bot
+
+    settings = Settings(
+        slack_bot_token=slack.bot_token,  # type: ignore[attr-defined]
+        slack_app_token=slack.app_token,  # type: ignore[attr-defined]
+        slack_api_url=slack.base_url,  # type: ignore[attr-defined]
+        http_host="127.0.0.1",
+        http_port=0,
+    )
+    async with AsyncExitStack() as stack:
+        running = await start_bot(settings, catalog, stack)  # type: ignore[arg-type]
+        await slack.wait_for_connection()  # type: ignore[attr-defined]
+        yield running
