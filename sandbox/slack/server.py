@@ -465,6 +465,10 @@ class SlackSandbox(ActingAsUsers):
         """Send `{"type":"disconnect","reason":reason}` to every Socket Mode connection (§6.5)."""
         await self.hub.disconnect(reason)
 
+    def enable_socket_mode(self) -> None:
+        """Turn Socket Mode back on after `disconnect("link_disabled")`."""
+        self.hub.enabled = True
+
     async def wait_for_connection(self, timeout: float = 5.0, count: int = 1) -> None:
         await self.hub.wait_for_connection(timeout, count)
 

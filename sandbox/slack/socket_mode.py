@@ -124,6 +124,8 @@ class SocketModeHub:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         if request.query.get("ticket") not in self.tickets:
             return web.Response(status=401, text="invalid ticket")
+        if not self.enabled:  # after `link_disabled`: Socket Mode is off for the app
+            return web.Response(status=403, text="socket mode disabled")
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
         if len(self.connections) >= MAX_CONNECTIONS:

@@ -143,7 +143,7 @@ class ActingAsUsers:
             raise PayloadError(f"unknown channel {channel_id!r}")
         return channel
 
-    def _issue_response_url(
+    def new_response_url(
         self,
         user_id: str,
         channel_id: str | None,
@@ -253,7 +253,7 @@ class ActingAsUsers:
             "text": text,
             "api_app_id": self.ws.app_id,
             "is_enterprise_install": "false",
-            "response_url": self._issue_response_url(user_id, channel.id),
+            "response_url": self.new_response_url(user_id, channel.id),
             "trigger_id": trigger_id,
         }
         ack = await self._interact(
@@ -321,7 +321,7 @@ class ActingAsUsers:
                 "channel": {"id": channel.id, "name": channel.name},
                 "message_ts": ts,
                 "message": self.ws.message_json(message),
-                "response_url": self._issue_response_url(user_id, channel.id, ts),
+                "response_url": self.new_response_url(user_id, channel.id, ts),
             }
         )
         return await self._interact(
@@ -394,7 +394,7 @@ class ActingAsUsers:
                     },
                     "message": message_body,
                     "state": {"values": self._state_of(blocks)},
-                    "response_url": self._issue_response_url(
+                    "response_url": self.new_response_url(
                         user_id, channel.id, ts, ephemeral=ephemeral
                     ),
                 }
