@@ -127,7 +127,7 @@ async def _play(slack: SlackSandbox, catalog: Catalog, transcript: Transcript) -
         transcript.record(
             Step(
                 names[user],
-                f"types `{command} {text}`".replace(" `", " `").rstrip() + " in #general",
+                f"types `{f'{command} {text}'.strip()}` in #general",
                 [f"(only visible to {names[user]})\n{slack.render_message(e)}" for e in shown],
             )
         )

@@ -86,10 +86,12 @@ async def test_the_real_process_migrates_connects_answers_and_stops_cleanly(
         await slack.wait_for(lambda: slack.home_view(alice) is not None, timeout=10)
         assert slack.calls("views.publish")
 
-        async with aiohttp.ClientSession() as http:
-            async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
-                assert response.status == 200
-                assert (await response.json())["socket"] == "connected"
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"http://127.0.0.1:{port}/healthz") as response,
+        ):
+            assert response.status == 200
+            assert (await response.json())["socket"] == "connected"
     finally:
         if process.returncode is None:
             process.send_signal(signal.SIGTERM)
