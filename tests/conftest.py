@@ -43,6 +43,21 @@ async def db(database_url: str) -> AsyncIterator[object]:
     await drop_database(name)
 
 
+async def create_database() -> str:
+    """A new empty PostgreSQL database (for code that must migrate it itself); returns its name."""
+    import uuid
+
+    import asyncpg
+
+    name = f"ff_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(postgres_url().replace("postgres://", "postgresql://", 1))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    return name
+
+
 async def drop_database(name: str) -> None:
     import asyncpg
 

@@ -56,6 +56,7 @@ DEFAULT_BOT_SCOPES: tuple[str, ...] = (
     "pins:read",
     "reactions:read",
     "reactions:write",
+    "files:read",
     "files:write",
     "team:read",
 )

@@ -7,16 +7,14 @@ import os
 import signal
 import socket
 import sys
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
-import asyncpg
 import pytest_asyncio
 
 from sandbox.slack import SlackSandbox
-from tests.conftest import postgres_url
+from tests.conftest import create_database, drop_database, postgres_url
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -24,19 +22,9 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest_asyncio.fixture
 async def process_database() -> AsyncIterator[str]:
     """A new, empty PostgreSQL database: the process must migrate it itself."""
-    base = postgres_url()
-    name = f"ff_e2e_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(base.replace("postgres://", "postgresql://", 1))
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    yield f"{base.rpartition('/')[0]}/{name}"
-    admin = await asyncpg.connect(base.replace("postgres://", "postgresql://", 1))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    name = await create_database()
+    yield f"{postgres_url().rpartition('/')[0]}/{name}"
+    await drop_database(name)
 
 
 def _free_port() -> int:
