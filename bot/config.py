@@ -990,7 +990,7 @@ def parse_catalog(text: str, filename: str = "<catalog>") -> Catalog:
         if root is None:
             raise CatalogError([CatalogProblem(filename, 1, 1, "", "the file is empty")])
         duplicates = _duplicate_mapping_keys(root, (), filename)
-        data = loader.construct_document(root)
+        data = loader.construct_document(root)  # type: ignore[no-untyped-call]
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         message = " ".join(part for part in (exc.context, exc.problem) if part) or str(exc)
@@ -1001,7 +1001,7 @@ def parse_catalog(text: str, filename: str = "<catalog>") -> Catalog:
     except yaml.YAMLError as exc:
         raise CatalogError([CatalogProblem(filename, 0, 0, "", f"YAML error: {exc}")]) from exc
     finally:
-        loader.dispose()
+        loader.dispose()  # type: ignore[no-untyped-call]
     if not isinstance(data, dict):
         raise CatalogError(
             [_problem_at(root, (), filename, "the file must be a mapping of sections")]

@@ -94,7 +94,7 @@ async def start_bot(
     app = build_app(catalog, client=client, service=service, telemetry=telemetry)
 
     handler = AsyncSocketModeHandler(app, app_token=slack_app_token, web_client=client)
-    await handler.connect_async()
+    await handler.connect_async()  # type: ignore[no-untyped-call]
     stack.push_async_callback(handler.close_async)
     log.info("connected to Slack over Socket Mode")
 

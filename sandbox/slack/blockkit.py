@@ -59,7 +59,8 @@ class Problem:
 @cache
 def _schema() -> dict[str, Any]:
     path = specs_dir() / "slack_block_kit_schema_tightknit" / "slack-block-kit.schema.json"
-    return json.loads(path.read_text(encoding="utf-8"))
+    schema: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return schema
 
 
 @cache

@@ -480,6 +480,9 @@ class ActingAsUsers:
                 self.ws.check_view(f"view_submission.{action}", new_view)
             except SlackError:
                 return {}
+            if not isinstance(new_view, dict):
+                self.ws.report("socket_mode", "bad_response_action", f"{action} without a view")
+                return {}
             if action == "update":
                 view.payload = new_view
                 view.hash = self.ws.ids.view_hash()

@@ -7,6 +7,7 @@ Visibility follows Slack: a bot sees public channels, and private channels only 
 
 from __future__ import annotations
 
+import builtins
 import json
 import random
 import time
@@ -52,7 +53,7 @@ class Args:
     def __init__(self, raw: dict[str, Any]) -> None:
         self.raw = raw
 
-    def str(self, name: str, default: str | None = None) -> str | None:
+    def str(self, name: builtins.str, default: builtins.str | None = None) -> builtins.str | None:
         value = self.raw.get(name)
         if value is None or value == "":
             return default
@@ -64,7 +65,7 @@ class Args:
             else str(value)
         )
 
-    def need(self, name: str) -> str:
+    def need(self, name: builtins.str) -> builtins.str:
         value = self.str(name)
         if value is None:
             raise SlackError(
@@ -73,7 +74,7 @@ class Args:
             )
         return value
 
-    def bool(self, name: str, default: bool = False) -> bool:
+    def bool(self, name: builtins.str, default: builtins.bool = False) -> builtins.bool:
         value = self.raw.get(name)
         if value is None or value == "":
             return default
@@ -81,14 +82,14 @@ class Args:
             return value
         return str(value).strip().lower() in {"1", "true", "yes", "on"}
 
-    def int(self, name: str, default: int) -> int:
+    def int(self, name: builtins.str, default: builtins.int) -> builtins.int:
         value = self.raw.get(name)
         try:
             return int(value) if value not in (None, "") else default
         except (TypeError, ValueError):
             return default
 
-    def list(self, name: str) -> list[str]:
+    def list(self, name: builtins.str) -> builtins.list[builtins.str]:
         value = self.raw.get(name)
         if value is None or value == "":
             return []
@@ -96,7 +97,7 @@ class Args:
             return [str(v) for v in value]
         return [part.strip() for part in str(value).split(",") if part.strip()]
 
-    def json(self, name: str, error: str = "invalid_arguments") -> Any:
+    def json(self, name: builtins.str, error: builtins.str = "invalid_arguments") -> Any:
         """A structured argument sent as a JSON value or as a JSON-encoded string (§3.2)."""
         value = self.raw.get(name)
         if isinstance(value, str):

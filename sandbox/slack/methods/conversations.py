@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import time
+from typing import Any
 
 from sandbox.slack.methods import method
 from sandbox.slack.state import JSON, Channel, SlackError
@@ -229,7 +230,7 @@ def info(ws: Workspace, args: Args) -> JSON:
     }
 
 
-def _paginate(items: list, args: Args, default: int, maximum: int) -> tuple[list, JSON]:
+def _paginate(items: list[Any], args: Args, default: int, maximum: int) -> tuple[list[Any], JSON]:
     cursor = args.str("cursor")
     try:
         start = int(cursor.removeprefix("bmV4dF90czo")) if cursor else 0
