@@ -70,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
         from bot.main import StartupError, run
 
         try:
-            asyncio.run(run(settings, catalog, migrate=not args.no_migrate))
+            migrate = settings.auto_migrate and not args.no_migrate
+            asyncio.run(run(settings, catalog, migrate=migrate))
         except StartupError as exc:
             print(f"firefighter: cannot start: {exc}", file=sys.stderr)
             return 2
