@@ -31,6 +31,11 @@ class PriorityStyle:
         return f"{emoji}{priority.label} · {self.name}"
 
 
+def style_of(styles: Mapping[Priority, PriorityStyle], priority: Priority) -> PriorityStyle:
+    """The configured style of ``priority``, or its bare label when the catalog has none."""
+    return style_of(styles, priority)
+
+
 @dataclass(frozen=True, slots=True)
 class HomePage:
     """What the viewer may see, already filtered by the access rules."""
@@ -85,7 +90,7 @@ def home_view(
     open_blocks: list[dict[str, Any]] = []
     for priority, group in groupby(page.open, key=lambda i: i.priority):
         incidents = list(group)
-        style = styles.get(priority, PriorityStyle("", priority.label))
+        style = style_of(styles, priority)
         open_blocks.append(_context(f"*{style.label(priority)}* ({len(incidents)} open)"))
         open_blocks += [_incident(i, page, styles, now, with_roles=False) for i in incidents]
     if not page.open:
@@ -135,7 +140,7 @@ def _incident(
     *,
     with_roles: bool,
 ) -> dict[str, Any]:
-    style = styles.get(incident.priority, PriorityStyle("", incident.priority.label))
+    style = style_of(styles, incident.priority)
     where = f"<#{incident.channel_id}>" if incident.channel_id else "no channel"
     lock = ":lock: " if incident.private else ""
     commander = page.commanders.get(incident.id)
@@ -158,7 +163,7 @@ def _incident(
 def _closed(
     incident: Incident, styles: Mapping[Priority, PriorityStyle], tz: ZoneInfo
 ) -> dict[str, Any]:
-    style = styles.get(incident.priority, PriorityStyle("", incident.priority.label))
+    style = style_of(styles, incident.priority)
     closed_at = incident.milestones.closed_at
     when = f"closed {local_time(closed_at, tz)}" if closed_at else "closed"
     title = escape(truncate(incident.title, 128))

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.blocks.home import PriorityStyle
+from bot.blocks.home import PriorityStyle, style_of
 from bot.blocks.text import duration, escape, local_time, truncate
 from bot.domain.incident import Incident, Priority
 
@@ -40,7 +40,7 @@ def incident_list_message(
         {"type": "header", "text": {"type": "plain_text", "text": f"{title} ({len(incidents)})"}}
     ]
     for incident in incidents[:MAX_LISTED]:
-        style = styles.get(incident.priority, PriorityStyle("", incident.priority.label))
+        style = style_of(styles, incident.priority)
         when = (
             f"closed {local_time(incident.milestones.closed_at, tz)}"
             if incident.milestones.closed_at
