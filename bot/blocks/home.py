@@ -33,7 +33,7 @@ class PriorityStyle:
 
 def style_of(styles: Mapping[Priority, PriorityStyle], priority: Priority) -> PriorityStyle:
     """The configured style of ``priority``, or its bare label when the catalog has none."""
-    return style_of(styles, priority)
+    return styles.get(priority, PriorityStyle("", priority.label))
 
 
 @dataclass(frozen=True, slots=True)
