@@ -151,7 +151,7 @@ async def _play(slack: SlackSandbox, catalog: Catalog, transcript: Transcript) -
         )
 
     await slash(alice, "")
-    await slash(alice, "stauts")
+    await slash(alice, "lsit")
     await slash(alice, "list")
     await slash(bob, "list mine")
     await home(alice)
