@@ -1,0 +1,78 @@
+"""Validation of the declare form (PRODUCT.md §1): errors keyed by field, so the modal can answer
+``response_action: errors`` on the right block (the Block Kit layer maps field → block id)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+
+from bot.domain.errors import UserFacingError
+from bot.domain.incident import (
+    SUMMARY_MAX_LENGTH,
+    SUMMARY_MIN_LENGTH,
+    TITLE_MAX_LENGTH,
+    TITLE_MIN_LENGTH,
+)
+
+FIELD_TITLE = "title"
+FIELD_SUMMARY = "summary"
+FIELD_ENVIRONMENTS = "environments"
+
+
+class DeclarationInvalid(UserFacingError):
+    """The declare form has errors; ``errors`` maps each field to its message."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__(" ".join(errors.values()))
+        self.errors = errors
+
+
+def _length_error(what: str, text: str, low: int, high: int) -> str | None:
+    length = len(text.strip())
+    if length < low:
+        return f"The {what} needs at least {low} characters ({length} given)."
+    if length > high:
+        return f"The {what} can have at most {high} characters ({length} given)."
+    return None
+
+
+def validate_declaration(
+    *,
+    title: str,
+    summary: str,
+    environments: Sequence[str],
+    known_environments: Collection[str] | None = None,
+) -> dict[str, str]:
+    """Field → message for every problem (empty: valid). Lengths count the text without leading and
+    trailing whitespace; ``known_environments`` (when given) refuses unknown environment keys."""
+    errors: dict[str, str] = {}
+    if problem := _length_error("title", title, TITLE_MIN_LENGTH, TITLE_MAX_LENGTH):
+        errors[FIELD_TITLE] = problem
+    if problem := _length_error("summary", summary, SUMMARY_MIN_LENGTH, SUMMARY_MAX_LENGTH):
+        errors[FIELD_SUMMARY] = problem
+    if not environments:
+        errors[FIELD_ENVIRONMENTS] = "Choose at least one environment."
+    elif known_environments is not None:
+        unknown = [env for env in environments if env not in known_environments]
+        if unknown:
+            errors[FIELD_ENVIRONMENTS] = f"Unknown environment: {', '.join(unknown)}."
+    if len(set(environments)) != len(environments) and FIELD_ENVIRONMENTS not in errors:
+        errors[FIELD_ENVIRONMENTS] = "Each environment can be chosen once."
+    return errors
+
+
+def require_valid_declaration(
+    *,
+    title: str,
+    summary: str,
+    environments: Sequence[str],
+    known_environments: Collection[str] | None = None,
+) -> None:
+    """``validate_declaration`` or ``DeclarationInvalid`` carrying the field-keyed errors."""
+    errors = validate_declaration(
+        title=title,
+        summary=summary,
+        environments=environments,
+        known_environments=known_environments,
+    )
+    if errors:
+        raise DeclarationInvalid(errors)
