@@ -247,3 +247,21 @@ def test_menus_offer_what_the_table_allows_and_postmortem_only_when_required() -
     assert allowed_targets(mitigated, LifecycleRules(postmortem_required=True)) == [INV, MG, PM, C]
     assert allowed_targets(incident(Status.OPEN), LifecycleRules()) == [INV, MG, MD, C]
     assert allowed_targets(incident(Status.CLOSED), LifecycleRules()) == [INV]
+
+
+def test_an_automatic_milestone_is_never_before_one_that_must_precede_it() -> None:
+    # Mitigated corrected a little into the future (within the clock skew), then Post-mortem now:
+    # resolved_at is set no earlier than mitigated_at.
+    current = incident(Status.MITIGATED)
+    soon = NOW + timedelta(minutes=3)
+    current = dataclasses.replace(
+        current, milestones=current.milestones.with_(Milestone.MITIGATED, soon)
+    )
+    result = transition(
+        current,
+        Status.POSTMORTEM,
+        actor=COMMANDER,
+        now=NOW,
+        rules=LifecycleRules(postmortem_required=True),
+    )
+    assert result.incident.milestones.resolved_at == soon
