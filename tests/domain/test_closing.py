@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
-from bot.domain.incident import ClosureReason, Milestone, Priority, Status, TimelineKind
+from bot.domain.events import TimelineEvent
+from bot.domain.incident import (
+    ClosureReason,
+    Incident,
+    JsonValue,
+    Milestone,
+    Priority,
+    Status,
+    TimelineKind,
+)
 from bot.domain.lifecycle import (
     Fix,
     LifecycleRules,
@@ -25,13 +35,22 @@ NEEDS_POSTMORTEM = LifecycleRules(postmortem_required=True)
 NO_POSTMORTEM = LifecycleRules()
 
 
-def refusal(current: object, rules: LifecycleRules, **kwargs: object) -> TransitionRefused:
+def refusal(current: Incident, rules: LifecycleRules, **kwargs: Any) -> TransitionRefused:
     with pytest.raises(TransitionRefused) as refused:
-        transition(current, Status.CLOSED, actor=COMMANDER, now=NOW, rules=rules, **kwargs)  # type: ignore[arg-type]
+        transition(current, Status.CLOSED, actor=COMMANDER, now=NOW, rules=rules, **kwargs)
     return refused.value
 
 
-def without(status: Status, *milestones: Milestone, priority: Priority = Priority.P2) -> object:
+def milestone_record(event: TimelineEvent, name: str) -> dict[str, JsonValue]:
+    """The ``{"from": ..., "to": ...}`` an event's data records for one milestone."""
+    record = event.data["milestones"]
+    assert isinstance(record, dict)
+    change = record[name]
+    assert isinstance(change, dict)
+    return change
+
+
+def without(status: Status, *milestones: Milestone, priority: Priority = Priority.P2) -> Incident:
     current = incident(status, priority=priority)
     cleared = current.milestones
     for milestone in milestones:
@@ -123,7 +142,7 @@ def test_closing_a_p3_lists_every_missing_milestone_in_lifecycle_order() -> None
     current = without(
         Status.MITIGATED, Milestone.STARTED, Milestone.ACKNOWLEDGED, priority=Priority.P3
     )
-    assert [r.fix for r in close_blockers(current, NO_POSTMORTEM, postmortem_ready=False)] == [  # type: ignore[arg-type]
+    assert [r.fix for r in close_blockers(current, NO_POSTMORTEM, postmortem_ready=False)] == [
         "set_milestone:started_at",
         "set_milestone:acknowledged_at",
     ]
@@ -134,7 +153,7 @@ def test_configured_extra_milestones_are_required_for_p1_to_p3() -> None:
     current = without(Status.MITIGATED, Milestone.RESOLVED, priority=Priority.P3)
     assert refusal(current, rules).fixes == ["set_milestone:resolved_at"]
     p4 = without(Status.MITIGATED, Milestone.RESOLVED, priority=Priority.P4)
-    assert may_close(p4, rules, postmortem_ready=False)  # type: ignore[arg-type]
+    assert may_close(p4, rules, postmortem_ready=False)
 
 
 def test_milestones_out_of_order_block_closing_with_a_fix_for_the_later_one() -> None:
@@ -154,7 +173,7 @@ def test_milestones_out_of_order_block_closing_with_a_fix_for_the_later_one() ->
 @pytest.mark.parametrize("priority", [Priority.P4, Priority.P5])
 def test_a_p4_or_p5_closes_once_mitigated_and_its_gaps_are_filled(priority: Priority) -> None:
     current = without(Status.MITIGATED, Milestone.DETECTED, Milestone.STARTED, priority=priority)
-    result = transition(current, Status.CLOSED, actor=COMMANDER, now=NOW, rules=NO_POSTMORTEM)  # type: ignore[arg-type]
+    result = transition(current, Status.CLOSED, actor=COMMANDER, now=NOW, rules=NO_POSTMORTEM)
     milestones = result.incident.milestones
     assert missing_for_metrics(milestones) == ()
     assert milestones.detected_at == milestones.declared_at
@@ -327,10 +346,9 @@ def test_reopening_a_mitigated_incident_clears_mitigated_and_keeps_it_in_the_eve
     event = result.events[0]
     assert event.kind is TimelineKind.REOPENED
     assert event.data["justification"] == "errors are back on checkout"
-    assert (
-        event.data["milestones"]["mitigated_at"]["from"]
-        == current.milestones.mitigated_at.isoformat()
-    )  # type: ignore[call-overload,index,union-attr]
+    previous = current.milestones.mitigated_at
+    assert previous is not None
+    assert milestone_record(event, "mitigated_at") == {"from": previous.isoformat(), "to": None}
     mitigated_again = transition(
         result.incident,
         Status.MITIGATED,
@@ -373,7 +391,7 @@ def test_the_commander_reopens_a_closed_incident_to_investigating() -> None:
     assert event.kind is TimelineKind.REOPENED
     assert event.data["closure_reason"] == "duplicate"
     assert event.data["closure_reference"] == "#7"
-    assert event.data["milestones"]["closed_at"] == {"from": NOW.isoformat(), "to": None}  # type: ignore[call-overload,index]
+    assert milestone_record(event, "closed_at") == {"from": NOW.isoformat(), "to": None}
 
 
 def test_an_incident_manager_may_reopen_a_closed_incident() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from bot.domain.declaration import (
@@ -10,7 +12,7 @@ from bot.domain.declaration import (
     validate_declaration,
 )
 
-GOOD = {
+GOOD: dict[str, Any] = {
     "title": "Checkout fails for every customer",
     "summary": "Payments return 500 since the last deploy",
     "environments": ["PRD"],
@@ -18,8 +20,8 @@ GOOD = {
 
 
 def test_a_good_declaration_has_no_errors() -> None:
-    assert validate_declaration(**GOOD) == {}  # type: ignore[arg-type]
-    require_valid_declaration(**GOOD)  # type: ignore[arg-type]
+    assert validate_declaration(**GOOD) == {}
+    require_valid_declaration(**GOOD)
 
 
 @pytest.mark.parametrize(
@@ -31,12 +33,12 @@ def test_a_good_declaration_has_no_errors() -> None:
     ],
 )
 def test_the_title_is_10_to_128_characters(title: str, message: str) -> None:
-    assert validate_declaration(**{**GOOD, "title": title}) == {"title": message}  # type: ignore[arg-type]
+    assert validate_declaration(**{**GOOD, "title": title}) == {"title": message}
 
 
 def test_titles_of_exactly_10_and_128_characters_are_fine() -> None:
     for title in ("x" * 10, "x" * 128):
-        assert validate_declaration(**{**GOOD, "title": title}) == {}  # type: ignore[arg-type]
+        assert validate_declaration(**{**GOOD, "title": title}) == {}
 
 
 @pytest.mark.parametrize(
@@ -47,11 +49,11 @@ def test_titles_of_exactly_10_and_128_characters_are_fine() -> None:
     ],
 )
 def test_the_summary_is_10_to_1200_characters(summary: str, message: str) -> None:
-    assert validate_declaration(**{**GOOD, "summary": summary}) == {"summary": message}  # type: ignore[arg-type]
+    assert validate_declaration(**{**GOOD, "summary": summary}) == {"summary": message}
 
 
 def test_at_least_one_environment_is_chosen() -> None:
-    assert validate_declaration(**{**GOOD, "environments": []}) == {  # type: ignore[arg-type]
+    assert validate_declaration(**{**GOOD, "environments": []}) == {
         "environments": "Choose at least one environment."
     }
 
@@ -59,9 +61,9 @@ def test_at_least_one_environment_is_chosen() -> None:
 def test_unknown_and_repeated_environments_are_refused() -> None:
     errors = validate_declaration(
         **{**GOOD, "environments": ["PRD", "MOON"]}, known_environments={"PRD", "STG"}
-    )  # type: ignore[arg-type]
+    )
     assert errors == {"environments": "Unknown environment: MOON."}
-    errors = validate_declaration(**{**GOOD, "environments": ["PRD", "PRD"]})  # type: ignore[arg-type]
+    errors = validate_declaration(**{**GOOD, "environments": ["PRD", "PRD"]})
     assert errors == {"environments": "Each environment can be chosen once."}
 
 
