@@ -70,8 +70,8 @@ def main(argv: list[str] | None = None) -> int:
         from bot.main import StartupError, run
 
         try:
-            migrate = settings.auto_migrate and not args.no_migrate
-            asyncio.run(run(settings, catalog, migrate=migrate))
+            auto_migrate = settings.auto_migrate and not args.no_migrate
+            asyncio.run(run(settings, catalog, migrate=auto_migrate))
         except StartupError as exc:
             print(f"firefighter: cannot start: {exc}", file=sys.stderr)
             return 2

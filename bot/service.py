@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 
 from bot.blocks.home import HomePage, PriorityStyle
 from bot.config import Catalog
-from bot.domain.access import only_visible
 from bot.domain.incident import Incident, Priority
+from bot.domain.policy import may_see
 from bot.ports import Clock
 from storage.repository import IncidentRepository, RoleRepository
 
@@ -49,13 +49,13 @@ class IncidentService:
         """The App Home content for ``user_id``, private incidents filtered out unless a member."""
         mine = await self.incidents.list_for_user(user_id, open_only=True)
         member_of = {incident.id for incident in mine}
-        visible_open = only_visible(
-            await self.incidents.list_open(limit=HOME_OPEN_LIMIT), member_of
+        visible_open = self._visible(
+            await self.incidents.list_open(limit=HOME_OPEN_LIMIT), user_id, member_of
         )
         closed = await self.incidents.list_for_user(user_id, open_only=False)
         member_of |= {incident.id for incident in closed}
-        visible_closed = only_visible(
-            await self.incidents.list_recent_closed(limit=HOME_CLOSED_LIMIT * 4), member_of
+        visible_closed = self._visible(
+            await self.incidents.list_recent_closed(limit=HOME_CLOSED_LIMIT * 4), user_id, member_of
         )[:HOME_CLOSED_LIMIT]
         commanders: dict[int, str] = {}
         for incident in {i.id: i for i in [*mine, *visible_open]}.values():
@@ -83,8 +83,25 @@ class IncidentService:
         if which is IncidentFilter.MINE:
             return [incident for incident in mine_all if incident.is_open]
         if which is IncidentFilter.CLOSED:
-            return only_visible(await self.incidents.list_recent_closed(limit=20), member_of)
-        return only_visible(await self.incidents.list_open(limit=50), member_of)
+            closed = await self.incidents.list_recent_closed(limit=20)
+            return self._visible(closed, user_id, member_of)
+        return self._visible(await self.incidents.list_open(limit=50), user_id, member_of)
+
+    @staticmethod
+    def _visible(incidents: list[Incident], user_id: str, member_of: set[int]) -> list[Incident]:
+        """The access rule of PRODUCT.md §5 (``policy.may_see``), with the user's memberships
+        (declared, role, present channel member) already looked up as ``member_of``."""
+        return [
+            incident
+            for incident in incidents
+            if may_see(
+                incident,
+                user_id,
+                role_holders=(),
+                channel_members=(user_id,) if incident.id in member_of else (),
+                incident_managers=(),
+            )
+        ]
 
     def _role_name(self, key: str) -> str:
         try:
