@@ -20,7 +20,13 @@ from bot.health import health_app, start_health_server
 from bot.ports import Clock
 from bot.service import IncidentService
 from bot.telemetry import Telemetry
-from bot.wiring import build_app, build_scheduler, build_service, build_web_client
+from bot.wiring import (
+    build_app,
+    build_scheduler,
+    build_service,
+    build_web_client,
+    close_web_client,
+)
 from storage import db
 
 log = logging.getLogger("firefighter.main")
@@ -89,7 +95,7 @@ async def start_bot(
     slack_app_token = _require_tokens(settings)
     telemetry = Telemetry()
     client = build_web_client(settings)
-    stack.push_async_callback(_close_client_session, client)
+    stack.push_async_callback(close_web_client, client)
     service = build_service(catalog, clock)
     app = build_app(catalog, client=client, service=service, telemetry=telemetry)
 
@@ -136,9 +142,3 @@ def _bound_port(runner: object, configured: int) -> int:
         if isinstance(address, tuple) and len(address) >= 2:
             return int(address[1])
     return configured
-
-
-async def _close_client_session(client: AsyncWebClient) -> None:
-    session = client.session
-    if session is not None and not session.closed:
-        await session.close()

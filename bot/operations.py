@@ -7,6 +7,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Catalog, Settings
 from bot.manifest import load_manifest, missing_scopes
+from bot.wiring import close_web_client
 from storage import db
 
 
@@ -68,7 +69,7 @@ async def _check_bot_token(settings: Settings) -> int:
         print(f"slack: auth.test refused the bot token: {exc.response.get('error')}")
         return 1
     finally:
-        await _close(client)
+        await close_web_client(client)
     print(
         f"slack: bot token OK: workspace {response.get('team')} ({response.get('team_id')}), "
         f"bot user {response.get('user')} ({response.get('user_id')})"
@@ -95,11 +96,6 @@ async def _check_app_token(settings: Settings) -> int:
         print(f"slack: apps.connections.open refused the app token: {exc.response.get('error')}")
         return 1
     finally:
-        await _close(client)
+        await close_web_client(client)
     print("slack: app-level token OK (Socket Mode connections allowed)")
     return 0
-
-
-async def _close(client: AsyncWebClient) -> None:
-    if client.session is not None and not client.session.closed:
-        await client.session.close()

@@ -35,6 +35,13 @@ def build_web_client(settings: Settings) -> AsyncWebClient:
     return client
 
 
+async def close_web_client(client: AsyncWebClient) -> None:
+    """Close the aiohttp session a client may hold (it opens none until given one)."""
+    session = client.session
+    if session is not None and not session.closed:
+        await session.close()
+
+
 def build_service(catalog: Catalog, clock: Clock | None = None) -> IncidentService:
     return IncidentService(catalog=catalog, clock=clock or SystemClock())
 

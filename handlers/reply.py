@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_bolt.request.internals import extract_channel_id, extract_user_id
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -26,33 +27,13 @@ _EPHEMERAL_UNREACHABLE = {
 
 
 def actor_of(body: dict[str, Any]) -> str | None:
-    """The Slack user id behind a command, interaction or event body."""
-    if isinstance(body.get("user_id"), str):
-        return str(body["user_id"])
-    user = body.get("user")
-    if isinstance(user, dict) and isinstance(user.get("id"), str):
-        return str(user["id"])
-    event = body.get("event")
-    if isinstance(event, dict) and isinstance(event.get("user"), str):
-        return str(event["user"])
-    return None
+    """The Slack user id behind a command, interaction or event body (Bolt's own extraction)."""
+    return extract_user_id(body)
 
 
 def channel_of(body: dict[str, Any]) -> str | None:
     """The conversation a command, interaction or event happened in, if any."""
-    if isinstance(body.get("channel_id"), str):
-        return str(body["channel_id"])
-    channel = body.get("channel")
-    if isinstance(channel, dict) and isinstance(channel.get("id"), str):
-        return str(channel["id"])
-    event = body.get("event")
-    if isinstance(event, dict):
-        if isinstance(event.get("channel"), str):
-            return str(event["channel"])
-        item = event.get("item")
-        if isinstance(item, dict) and isinstance(item.get("channel"), str):
-            return str(item["channel"])
-    return None
+    return extract_channel_id(body)
 
 
 async def tell_user(
