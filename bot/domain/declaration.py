@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from bot.domain.errors import UserFacingError
 from bot.domain.incident import (
     SUMMARY_MAX_LENGTH,
+    JsonValue,
+    Priority,
     SUMMARY_MIN_LENGTH,
     TITLE_MAX_LENGTH,
     TITLE_MIN_LENGTH,
@@ -16,6 +19,38 @@ from bot.domain.incident import (
 FIELD_TITLE = "title"
 FIELD_SUMMARY = "summary"
 FIELD_ENVIRONMENTS = "environments"
+FIELD_IMPACTS = "impacts"
+FIELD_PRIORITY_REASON = "priority_reason"
+FIELD_CATEGORY = "category"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SourceMessage:
+    """The Slack message an incident is declared from, or that is pinned to a timeline."""
+
+    channel_id: str
+    ts: str
+    text: str = ""
+    author_id: str | None = None
+    permalink: str | None = None
+    thread_ts: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Declaration:
+    """What the declare form says (parsed, not yet validated): the service validates it, derives
+    the priority from ``impacts`` (type key -> level key) and stores the incident."""
+
+    title: str
+    summary: str
+    impacts: Mapping[str, str]
+    category: str
+    environments: tuple[str, ...]
+    priority_override: Priority | None = None
+    override_reason: str | None = None
+    custom_fields: Mapping[str, JsonValue] = field(default_factory=dict)
+    private: bool = False
+    source: SourceMessage | None = None
 
 
 class DeclarationInvalid(UserFacingError):
