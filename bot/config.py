@@ -44,6 +44,8 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.domain.incident import Priority as DomainPriority
+
 #: The documented example catalog, shipped inside the package; used when FIREFIGHTER_CONFIG is unset.
 EXAMPLE_CATALOG_PATH = Path(__file__).with_name("firefighter.example.yaml")
 
@@ -432,6 +434,18 @@ class Impacts(_Model):
             if candidate_level.key == level:
                 return candidate_level.priority
         raise KeyError(level)
+
+    def table(self) -> dict[tuple[str, str], DomainPriority | None]:
+        """Every ``(impact type, level)`` pair and the priority it implies (the domain's
+        ``ImpactTable``, for ``bot.domain.priority.priority_from_impacts``)."""
+        table: dict[tuple[str, str], DomainPriority | None] = {}
+        for impact_type in self.types:
+            for level in self.levels:
+                key = self.priority_for(impact_type.key, level.key)
+                table[(impact_type.key, level.key)] = (
+                    None if key is None else DomainPriority.parse(key)
+                )
+        return table
 
 
 class Group(_Model):

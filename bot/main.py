@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Catalog, Settings
@@ -25,8 +26,12 @@ from bot.wiring import (
     build_scheduler,
     build_service,
     build_web_client,
+    build_worker,
     close_web_client,
 )
+from bot.worker import OutboxWorker
+from handlers.background import Background
+from integrations.slack import SlackChat
 from storage import db
 
 log = logging.getLogger("firefighter.main")
@@ -47,6 +52,9 @@ class RunningBot:
     scheduler: AsyncIOScheduler
     telemetry: Telemetry
     health_port: int
+    worker: OutboxWorker
+    chat: SlackChat
+    background: Background
 
 
 async def run(
@@ -96,8 +104,22 @@ async def start_bot(
     telemetry = Telemetry()
     client = build_web_client(settings)
     stack.push_async_callback(close_web_client, client)
-    service = build_service(catalog, clock)
-    app = build_app(catalog, client=client, service=service, telemetry=telemetry)
+    try:
+        identity = await client.auth_test()
+    except SlackApiError as exc:
+        raise StartupError(
+            f"Slack refused the bot token ({exc.response.get('error')}): check SLACK_BOT_TOKEN."
+        ) from exc
+    chat = SlackChat(client, str(identity["user_id"]))
+    service = build_service(catalog, clock, chat=chat)
+    worker, _effects = build_worker(service, chat)
+    worker_task = asyncio.create_task(worker.run(), name="outbox-worker")
+    stack.push_async_callback(_cancel, worker_task)
+    background = Background()
+    stack.push_async_callback(background.drain)
+    app = build_app(
+        catalog, client=client, service=service, telemetry=telemetry, background=background
+    )
 
     handler = AsyncSocketModeHandler(app, app_token=slack_app_token, web_client=client)
     await handler.connect_async()  # type: ignore[no-untyped-call]
@@ -124,7 +146,16 @@ async def start_bot(
         scheduler=scheduler,
         telemetry=telemetry,
         health_port=port,
+        worker=worker,
+        chat=chat,
+        background=background,
     )
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def _require_tokens(settings: Settings) -> str:

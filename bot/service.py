@@ -1,20 +1,64 @@
-"""IncidentService: the only way state is read for and changed by Slack, jobs and syncs.
+"""IncidentService: the only way state changes (Slack handlers, jobs and syncs all call it).
 
-Today it serves the read side (App Home, lists); the lifecycle (declare, update, close…) is added here
-so that every entry point goes through the same rules."""
+Every command reads the incident, applies the pure rules of ``bot.domain``, and writes the new state,
+its timeline entries and the outbox rows of its side effects in ONE transaction (optimistic locking on
+``version``); the outbox worker is woken after commit and performs the Slack calls. Intents (a view
+submission, a reaction on a message…) are remembered under an idempotency key in the same transaction,
+so a redelivered or double-clicked request changes nothing the second time."""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot import effects
 from bot.blocks.home import HomePage, PriorityStyle
 from bot.config import Catalog
-from bot.domain.incident import Incident, Priority
-from bot.domain.policy import may_see
-from bot.ports import Clock
-from storage.repository import IncidentRepository, RoleRepository
+from bot.domain.declaration import Declaration, SourceMessage, require_valid_declaration
+from bot.domain.errors import AccessDenied, UserFacingError
+from bot.domain.events import TimelineEvent
+from bot.domain.incident import (
+    Actor,
+    BuiltinRole,
+    ClosureReason,
+    Incident,
+    JsonValue,
+    Milestone,
+    NewIncident,
+    Priority,
+    ResponseType,
+    RoleAssignment,
+    Status,
+    TimelineEntry,
+    TimelineKind,
+)
+from bot.domain.lifecycle import LifecycleRules, Reason, allowed_targets, close_blockers, transition
+from bot.domain.milestones import declaration_milestones, record_first_response, set_milestone
+from bot.domain.policy import AccessPolicy, may_declare, may_see, require_may_manage
+from bot.domain.priority import (
+    PriorityChange,
+    ResponseChange,
+    change_priority,
+    convert_to_normal,
+    priority_from_impacts,
+)
+from bot.ports import Chat, Clock
+from storage import idempotency, outbox
+from storage.db import transaction
+from storage.errors import ConcurrentUpdate
+from storage.repository import (
+    IncidentRepository,
+    ParticipantRepository,
+    RoleRepository,
+    SlackRef,
+    SlackRefRepository,
+    TimelineRepository,
+)
 
 HOME_OPEN_LIMIT = 60
 HOME_CLOSED_LIMIT = 5
@@ -27,12 +71,66 @@ class IncidentFilter(StrEnum):
     CLOSED = "closed"
 
 
+DUPLICATE_GUARD_WINDOW = timedelta(hours=1)
+TIMELINE_PAGE_SIZE = 20
+POSTMORTEM_REF = "postmortem"
+
+
+class IncidentChanged(UserFacingError):
+    """A stale form: the incident changed since it was opened. ``current`` is its state now."""
+
+    def __init__(self, current: Incident) -> None:
+        super().__init__(
+            f"{current.reference} changed while you were editing it: "
+            "here is its current state. Check it and submit again."
+        )
+        self.current = current
+
+
+class AlreadyDone(UserFacingError):
+    """The intent was already carried out (a second 📣 on the same message, a double click…)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Declared:
+    incident: Incident
+    created: bool
+    """False when the same intent (a redelivered submission) had already declared it."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IncidentChanges:
+    """New values from the update modal; ``None`` leaves a value as it is."""
+
+    title: str | None = None
+    summary: str | None = None
+    category: str | None = None
+    environments: tuple[str, ...] | None = None
+    custom_fields: Mapping[str, JsonValue] | None = None
+    priority: Priority | None = None
+    priority_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Updated:
+    incident: Incident
+    response_change: ResponseChange = ResponseChange.NONE
+
+
 @dataclass
 class IncidentService:
     catalog: Catalog
     clock: Clock
+    chat: Chat | None = None
+    """Slack look-ups the rules need (user groups of incident managers, declarers); None in
+    unit tests of the read side."""
+    wake: Callable[[], None] = lambda: None
+    """Called after every commit that enqueued side effects (wakes the outbox worker)."""
     incidents: IncidentRepository = field(default_factory=IncidentRepository)
     roles: RoleRepository = field(default_factory=RoleRepository)
+    timeline: TimelineRepository = field(default_factory=TimelineRepository)
+    participants: ParticipantRepository = field(default_factory=ParticipantRepository)
+    refs: SlackRefRepository = field(default_factory=SlackRefRepository)
 
     @property
     def timezone(self) -> ZoneInfo:
@@ -108,3 +206,764 @@ class IncidentService:
             return self.catalog.role(key).name
         except KeyError:
             return key
+
+    # ----------------------------------------------------------------------------------------
+    # Reading for the Slack surfaces
+    # ----------------------------------------------------------------------------------------
+
+    async def require(self, incident_id: int) -> Incident:
+        return await self.incidents.require(incident_id)
+
+    async def incident_in_channel(self, channel_id: str) -> Incident | None:
+        """The incident whose channel this is (None outside incident channels)."""
+        if not channel_id:
+            return None
+        return await self.incidents.get_by_channel(channel_id)
+
+    async def incidents_to_act_on(
+        self, user_id: str, *, include_closed: bool = False
+    ) -> list[Incident]:
+        """What a picker offers ``user_id``: open incidents they may see (theirs first)."""
+        mine = await self.incidents.list_for_user(user_id, open_only=not include_closed)
+        member_of = {incident.id for incident in mine}
+        others = self._visible(await self.incidents.list_open(limit=100), user_id, member_of)
+        if include_closed:
+            others += self._visible(
+                await self.incidents.list_recent_closed(limit=25), user_id, member_of
+            )
+        merged = {incident.id: incident for incident in [*mine, *others]}
+        return list(merged.values())[:100]
+
+    async def recent_duplicates(self, user_id: str) -> list[Incident]:
+        """P1-P3 incidents declared in the last hour that ``user_id`` may see (duplicate guard)."""
+        since = self.clock.now() - DUPLICATE_GUARD_WINDOW
+        recent = await self.incidents.list_declared_since(since)
+        return self._visible(recent, user_id, set())
+
+    async def role_holders(self, incident_id: int) -> dict[str, str]:
+        """Role key → user id."""
+        return {a.role: a.user_id for a in await self.roles.list(incident_id)}
+
+    async def role_assignments(self, incident_id: int) -> list[RoleAssignment]:
+        return await self.roles.list(incident_id)
+
+    async def timeline_page(
+        self, incident_id: int, page: int = 0
+    ) -> tuple[list[TimelineEntry], bool]:
+        """One page of the timeline and whether there is more."""
+        entries = await self.timeline.list(
+            incident_id, limit=TIMELINE_PAGE_SIZE + 1, offset=page * TIMELINE_PAGE_SIZE
+        )
+        return entries[:TIMELINE_PAGE_SIZE], len(entries) > TIMELINE_PAGE_SIZE
+
+    def rules_for(self, incident: Incident) -> LifecycleRules:
+        return LifecycleRules.for_(
+            priority_needs_postmortem=self.catalog.priority(
+                incident.priority.label
+            ).needs_postmortem,
+            production=self.catalog.environment(incident.primary_environment).production,
+        )
+
+    async def postmortem_ready(self, incident_id: int) -> bool:
+        ref = await self.refs.get(incident_id, POSTMORTEM_REF)
+        return bool(ref and ref.data.get("ready"))
+
+    async def close_blockers(self, incident: Incident) -> list[Reason]:
+        return close_blockers(
+            incident,
+            self.rules_for(incident),
+            postmortem_ready=await self.postmortem_ready(incident.id),
+        )
+
+    def status_targets(self, incident: Incident) -> list[Status]:
+        return allowed_targets(incident, self.rules_for(incident))
+
+    async def may_see(self, incident: Incident, user_id: str) -> bool:
+        if not incident.private:
+            return True
+        holders = (await self.role_holders(incident.id)).values()
+        members = await self._present_members(incident.id)
+        return may_see(
+            incident,
+            user_id,
+            role_holders=tuple(holders),
+            channel_members=members,
+            incident_managers=await self._incident_managers(),
+            policy=self._policy(),
+        )
+
+    # ----------------------------------------------------------------------------------------
+    # Declaring
+    # ----------------------------------------------------------------------------------------
+
+    async def declare(self, declaration: Declaration, *, by: Actor, intent_key: str) -> Declared:
+        """Validate and store a new incident, its first timeline entries and its side effects.
+        The same ``intent_key`` twice (a redelivered submission) returns the first incident."""
+        if by.is_user and not may_declare(by.id, policy=await self._declare_policy()):
+            raise AccessDenied("Declaring incidents is restricted to a user group you are not in.")
+        try:
+            category = self.catalog.category(declaration.category)
+        except KeyError:
+            raise UserFacingError(
+                f"Unknown category {declaration.category!r}: choose one from the list."
+            ) from None
+        require_valid_declaration(
+            title=declaration.title,
+            summary=declaration.summary,
+            environments=declaration.environments,
+            known_environments=[env.key for env in self.catalog.environments],
+        )
+        decision = priority_from_impacts(
+            declaration.impacts,
+            self.catalog.impacts.table(),
+            override=declaration.priority_override,
+            reason=declaration.override_reason,
+            impact_names=[t.name for t in self.catalog.impacts.types],
+        )
+        now = self.clock.now()
+        draft = NewIncident(
+            title=declaration.title.strip(),
+            summary=declaration.summary.strip(),
+            priority=decision.priority,
+            category=category.key,
+            environments=tuple(declaration.environments),
+            created_by=by.id,
+            created_at=now,
+            response_type=ResponseType(
+                self.catalog.priority(decision.priority.label).response_type
+            ),
+            private=declaration.private,
+            custom_fields=dict(declaration.custom_fields),
+            milestones=declaration_milestones(now, now=now),
+        )
+        key = f"declare:{intent_key}"
+        async with transaction():
+            if not await idempotency.remember(key, now=now):
+                return Declared(await self._remembered_incident(key), created=False)
+            incident = await self.incidents.create(draft)
+            await idempotency.store_result(key, incident.id)
+            impacts = ", ".join(f"{k}: {v}" for k, v in declaration.impacts.items())
+            text = f"Declared {incident.priority.label}: {incident.title}"
+            if decision.overridden:
+                text += f" (priority set by hand from {decision.derived.label}: {decision.reason})"
+            await self._append(
+                incident,
+                TimelineEvent(
+                    TimelineKind.DECLARED,
+                    text,
+                    {
+                        "impacts": dict(declaration.impacts),
+                        "impacts_text": impacts,
+                        "derived_priority": decision.derived.label,
+                        "priority": decision.priority.label,
+                        "override_reason": decision.reason,
+                    },
+                ),
+                by=by,
+                at=now,
+            )
+            if declaration.source is not None:
+                await self._append_source(incident, declaration.source, by=by, at=now)
+                await self.refs.put(
+                    SlackRef(
+                        incident_id=incident.id,
+                        kind=effects.SOURCE,
+                        channel_id=declaration.source.channel_id,
+                        ts=declaration.source.thread_ts or declaration.source.ts,
+                    ),
+                    at=now,
+                )
+            await self.roles.assign(incident.id, BuiltinRole.COMMANDER, by.id, by=by, at=now)
+            await self._enqueue_sync(incident, now=now)
+        self.wake()
+        return Declared(incident, created=True)
+
+    async def _remembered_incident(self, key: str) -> Incident:
+        remembered = await idempotency.recall(key)
+        if remembered is None or not isinstance(remembered.result, int):
+            raise UserFacingError("This declaration is still being processed: check in a moment.")
+        return await self.incidents.require(remembered.result)
+
+    # ----------------------------------------------------------------------------------------
+    # Changing an incident
+    # ----------------------------------------------------------------------------------------
+
+    async def change_status(
+        self,
+        incident_id: int,
+        to: Status,
+        *,
+        by: Actor,
+        justification: str | None = None,
+        closure_reason: ClosureReason | None = None,
+        closure_reference: str | None = None,
+        expected_version: int | None = None,
+    ) -> Incident:
+        """Move the incident through the one transition table (closing, early closure and
+        reopening included); refused moves raise ``TransitionRefused`` with every reason."""
+
+        async def apply(incident: Incident) -> tuple[Incident, list[TimelineEvent]]:
+            holders = await self.role_holders(incident.id)
+            result = transition(
+                incident,
+                to,
+                actor=by,
+                now=self.clock.now(),
+                rules=self.rules_for(incident),
+                justification=justification,
+                postmortem_ready=await self.postmortem_ready(incident.id),
+                is_commander=holders.get(BuiltinRole.COMMANDER) == by.id,
+                is_incident_manager=by.id in await self._incident_managers(),
+                closure_reason=closure_reason,
+                closure_reference=closure_reference,
+            )
+            return result.incident, list(result.events)
+
+        action = "close" if to is Status.CLOSED else "change the status of"
+        incident = await self._change(
+            incident_id, by=by, action=action, expected_version=expected_version, apply=apply
+        )
+        return incident
+
+    async def update(
+        self,
+        incident_id: int,
+        changes: IncidentChanges,
+        *,
+        by: Actor,
+        expected_version: int | None = None,
+    ) -> Updated:
+        """Title, summary, category, environments, custom fields and priority in one change."""
+        response_change = ResponseChange.NONE
+
+        async def apply(incident: Incident) -> tuple[Incident, list[TimelineEvent]]:
+            nonlocal response_change
+            events: list[TimelineEvent] = []
+            title = (changes.title or incident.title).strip()
+            summary = (changes.summary or incident.summary).strip()
+            environments = changes.environments or incident.environments
+            require_valid_declaration(
+                title=title,
+                summary=summary,
+                environments=environments,
+                known_environments=[env.key for env in self.catalog.environments],
+            )
+            category = changes.category or incident.category
+            try:
+                self.catalog.category(category)
+            except KeyError:
+                raise UserFacingError(f"Unknown category {category!r}.") from None
+            details: dict[str, JsonValue] = {}
+            compared: list[tuple[str, JsonValue, JsonValue]] = [
+                ("title", incident.title, title),
+                ("summary", incident.summary, summary),
+                ("category", incident.category, category),
+                ("environments", list(incident.environments), list(environments)),
+            ]
+            for name, old, new in compared:
+                if old != new:
+                    details[name] = {"from": old, "to": new}
+            custom = dict(incident.custom_fields)
+            if changes.custom_fields is not None:
+                custom = dict(changes.custom_fields)
+                if custom != dict(incident.custom_fields):
+                    details["custom_fields"] = {"to": custom}
+            changed = dataclasses.replace(
+                incident,
+                title=title,
+                summary=summary,
+                category=category,
+                environments=tuple(environments),
+                custom_fields=custom,
+                updated_at=self.clock.now(),
+            )
+            if details:
+                names = ", ".join(details)
+                events.append(
+                    TimelineEvent(TimelineKind.DETAILS_CHANGE, f"Updated {names}", details)
+                )
+            if changes.priority is not None and changes.priority is not incident.priority:
+                moved: PriorityChange = change_priority(
+                    changed,
+                    changes.priority,
+                    now=self.clock.now(),
+                    reason=changes.priority_reason,
+                    response_types=self._response_types(),
+                )
+                changed, response_change = moved.incident, moved.response_change
+                events.append(moved.event)
+            if not events:
+                raise AlreadyDone(f"Nothing changed on {incident.reference}.")
+            return changed, events
+
+        incident = await self._change(
+            incident_id, by=by, action="update", expected_version=expected_version, apply=apply
+        )
+        return Updated(incident, response_change)
+
+    async def change_priority(
+        self, incident_id: int, priority: Priority, *, by: Actor, reason: str | None = None
+    ) -> Updated:
+        return await self.update(
+            incident_id, IncidentChanges(priority=priority, priority_reason=reason), by=by
+        )
+
+    async def convert(self, incident_id: int, *, by: Actor) -> Incident:
+        """Accept the conversion of a critical incident lowered to P4/P5: its channel is archived."""
+
+        async def apply(incident: Incident) -> tuple[Incident, list[TimelineEvent]]:
+            changed, event = convert_to_normal(incident, now=self.clock.now())
+            return changed, [event]
+
+        return await self._change(incident_id, by=by, action="convert", apply=apply)
+
+    async def set_milestone(
+        self,
+        incident_id: int,
+        milestone: Milestone,
+        value: datetime | None,
+        *,
+        by: Actor,
+        reason: str | None = None,
+    ) -> Incident:
+        async def apply(incident: Incident) -> tuple[Incident, list[TimelineEvent]]:
+            change = set_milestone(incident, milestone, value, now=self.clock.now(), reason=reason)
+            return change.incident, [change.event]
+
+        return await self._change(incident_id, by=by, action="edit the milestones of", apply=apply)
+
+    async def mark_postmortem_ready(
+        self, incident_id: int, *, by: Actor, url: str | None = None
+    ) -> None:
+        incident = await self.incidents.require(incident_id)
+        await self._require_manage(incident, by, "mark the post-mortem of")
+        now = self.clock.now()
+        async with transaction():
+            current = await self.refs.get(incident_id, POSTMORTEM_REF)
+            data: dict[str, JsonValue] = dict(current.data) if current else {}
+            if data.get("ready"):
+                raise AlreadyDone(
+                    f"The post-mortem of {incident.reference} is already marked ready."
+                )
+            data["ready"] = True
+            if url:
+                data["url"] = url
+            await self.refs.put(
+                SlackRef(incident_id=incident_id, kind=POSTMORTEM_REF, channel_id="", data=data),
+                at=now,
+            )
+            await self._append(
+                incident,
+                TimelineEvent(
+                    TimelineKind.EXTERNAL_EVENT, "Post-mortem marked ready", {"ready": True}
+                ),
+                by=by,
+                at=now,
+            )
+            await self._enqueue_sync(incident, now=now, token=f"pm{now.timestamp()}")
+        self.wake()
+
+    # ----------------------------------------------------------------------------------------
+    # Roles, notes, the timeline from Slack messages
+    # ----------------------------------------------------------------------------------------
+
+    async def assign_roles(
+        self, incident_id: int, holders: Mapping[str, str], *, by: Actor
+    ) -> list[RoleAssignment]:
+        """Give each role to a user; only real changes are recorded. The new holders get a DM
+        with the role's duties and are invited to the channel."""
+        incident = await self.incidents.require(incident_id)
+        await self._require_manage(incident, by, "assign roles in")
+        for role in holders:
+            try:
+                self.catalog.role(role)
+            except KeyError:
+                raise UserFacingError(f"Unknown role {role!r}.") from None
+        now = self.clock.now()
+        changed: list[RoleAssignment] = []
+        async with transaction():
+            current = await self.role_holders(incident_id)
+            for role, user_id in holders.items():
+                if not user_id or current.get(role) == user_id:
+                    continue
+                assignment = await self.roles.assign(incident_id, role, user_id, by=by, at=now)
+                changed.append(assignment)
+                role_name = self.catalog.role(role).name
+                entry = await self._append(
+                    incident,
+                    TimelineEvent(
+                        TimelineKind.ROLE_CHANGE,
+                        f"{role_name}: <@{user_id}>",
+                        {"role": role, "user_id": user_id, "previous": current.get(role)},
+                    ),
+                    by=by,
+                    at=now,
+                )
+                await outbox.enqueue(
+                    effects.ROLE_DM,
+                    {"incident_id": incident_id, "role": role, "user_id": user_id, "actor": by.id},
+                    idempotency_key=f"{effects.ROLE_DM}:{entry.id}",
+                    incident_id=incident_id,
+                    now=now,
+                )
+            if not changed:
+                raise AlreadyDone("Those people already hold those roles.")
+            await self._acknowledge(incident, by=by, at=now)
+            await self._enqueue_sync(
+                incident, now=now, token=f"r{changed[-1].assigned_at.timestamp()}"
+            )
+        self.wake()
+        return changed
+
+    async def add_note(
+        self, incident_id: int, text: str, *, by: Actor, intent_key: str
+    ) -> TimelineEntry:
+        cleaned = text.strip()
+        if not cleaned:
+            raise UserFacingError("A note needs some text: `note <what happened>`.")
+        if len(cleaned) > 3000:
+            raise UserFacingError(
+                f"A note can have at most 3000 characters ({len(cleaned)} given)."
+            )
+        incident = await self.incidents.require(incident_id)
+        await self._require_manage(incident, by, "add notes to")
+        now = self.clock.now()
+        async with transaction():
+            if not await idempotency.remember(f"note:{intent_key}", now=now):
+                raise AlreadyDone("This note is already on the timeline.")
+            entry = await self._append(
+                incident, TimelineEvent(TimelineKind.NOTE, cleaned), by=by, at=now
+            )
+            await self._acknowledge(incident, by=by, at=now)
+        self.wake()
+        return entry
+
+    async def pin_message(
+        self, incident_id: int, source: SourceMessage, *, by: Actor, intent_key: str
+    ) -> TimelineEntry | None:
+        """Add a Slack message to the timeline (📌 or the message shortcut); None when that message
+        is already on it."""
+        incident = await self.incidents.require(incident_id)
+        await self._require_manage(incident, by, "edit the timeline of")
+        now = self.clock.now()
+        async with transaction():
+            if not await idempotency.remember(f"pin:{intent_key}", now=now):
+                return None
+            existing = [
+                e
+                for e in await self.timeline.find_by_source(source.channel_id, source.ts)
+                if e.kind is TimelineKind.PINNED_MESSAGE
+                and not e.struck_out
+                and e.incident_id == incident_id
+            ]
+            if existing:
+                return None
+            entry = await self._append_source(incident, source, by=by, at=now)
+        return entry
+
+    async def unpin_message(self, channel_id: str, ts: str, *, by: Actor) -> int:
+        """The 📌 was removed: strike the message's timeline entries out (kept for audit)."""
+        struck = 0
+        for entry in await self.timeline.find_by_source(channel_id, ts):
+            if entry.kind is TimelineKind.PINNED_MESSAGE and not entry.struck_out:
+                incident = await self.incidents.require(entry.incident_id)
+                await self._require_manage(incident, by, "edit the timeline of")
+                await self.timeline.strike_out(entry.id)
+                struck += 1
+        return struck
+
+    async def source_edited(self, channel_id: str, ts: str, text: str) -> int:
+        """A pinned source message was edited in Slack: its entries follow (marked edited)."""
+        count = 0
+        for entry in await self.timeline.find_by_source(channel_id, ts):
+            if (
+                entry.kind is TimelineKind.PINNED_MESSAGE
+                and not entry.struck_out
+                and entry.text != text
+            ):
+                await self.timeline.edit(entry.id, text=text)
+                count += 1
+        return count
+
+    async def source_deleted(self, channel_id: str, ts: str) -> int:
+        count = 0
+        for entry in await self.timeline.find_by_source(channel_id, ts):
+            if entry.kind is TimelineKind.PINNED_MESSAGE and not entry.struck_out:
+                await self.timeline.strike_out(entry.id)
+                count += 1
+        return count
+
+    async def broadcast_update(
+        self, incident_id: int, source: SourceMessage, *, by: Actor
+    ) -> TimelineEntry:
+        """📣 on a message of the incident channel: a status update, once per message."""
+        incident = await self.incidents.require(incident_id)
+        await self._require_manage(incident, by, "post updates for")
+        now = self.clock.now()
+        async with transaction():
+            if not await idempotency.remember(
+                f"broadcast:{source.channel_id}:{source.ts}", now=now
+            ):
+                raise AlreadyDone("This message was already broadcast as a status update.")
+            entry = await self._append(
+                incident,
+                TimelineEvent(
+                    TimelineKind.STATUS_UPDATE,
+                    source.text,
+                    {"author": source.author_id},
+                ),
+                by=by,
+                at=now,
+                source=source,
+            )
+            await outbox.enqueue(
+                effects.BROADCAST,
+                {"incident_id": incident_id, "entry_id": entry.id, "actor": by.id},
+                idempotency_key=f"{effects.BROADCAST}:{entry.id}",
+                incident_id=incident_id,
+                now=now,
+            )
+            await self._acknowledge(incident, by=by, at=now)
+        self.wake()
+        return entry
+
+    # ----------------------------------------------------------------------------------------
+    # Channel membership (events)
+    # ----------------------------------------------------------------------------------------
+
+    async def member_joined(self, channel_id: str, user_id: str) -> None:
+        incident = await self.incidents.get_by_channel(channel_id)
+        if incident is None:
+            return
+        existing = await self.participants.get(incident.id, user_id)
+        now = self.clock.now()
+        if existing is None or existing.has_left:
+            await self.participants.joined(incident.id, user_id, at=now)
+
+    async def member_left(self, channel_id: str, user_id: str) -> None:
+        incident = await self.incidents.get_by_channel(channel_id)
+        if incident is None:
+            return
+        existing = await self.participants.get(incident.id, user_id)
+        if existing is not None and not existing.has_left:
+            await self.participants.left(incident.id, user_id, at=self.clock.now())
+        elif existing is None:
+            await self.participants.joined(incident.id, user_id, at=self.clock.now())
+            await self.participants.left(incident.id, user_id, at=self.clock.now())
+
+    # ----------------------------------------------------------------------------------------
+    # Side effects that failed for good (called by the outbox worker)
+    # ----------------------------------------------------------------------------------------
+
+    async def record_failure(self, job: outbox.OutboxJob, error: str) -> None:
+        """A side effect failed after its last attempt: on the timeline, and told to the channel
+        and to the person who asked for it."""
+        if job.incident_id is None or job.kind == effects.NOTICE:
+            return
+        incident = await self.incidents.get(job.incident_id)
+        if incident is None:
+            return
+        now = self.clock.now()
+        what = effects.describe(job.kind)
+        async with transaction():
+            await self._append(
+                incident,
+                TimelineEvent(
+                    TimelineKind.SIDE_EFFECT_FAILED,
+                    f"Could not {what}: {error}",
+                    {"job": job.id, "kind": job.kind, "error": error},
+                ),
+                by=Actor.system("firefighter", "FireFighter"),
+                at=now,
+            )
+            await outbox.enqueue(
+                effects.NOTICE,
+                {
+                    "incident_id": incident.id,
+                    "what": what,
+                    "error": error,
+                    "actor": str(job.payload.get("actor") or incident.created_by),
+                },
+                idempotency_key=f"{effects.NOTICE}:{job.id}",
+                incident_id=incident.id,
+                now=now,
+            )
+        self.wake()
+
+    # ----------------------------------------------------------------------------------------
+    # Internals
+    # ----------------------------------------------------------------------------------------
+
+    async def _change(
+        self,
+        incident_id: int,
+        *,
+        by: Actor,
+        action: str,
+        apply: Callable[[Incident], Any],
+        expected_version: int | None = None,
+    ) -> Incident:
+        """Read, check access and version, apply the pure rules, write state + timeline + outbox
+        in one transaction, wake the worker."""
+        now = self.clock.now()
+        try:
+            async with transaction():
+                incident = await self.incidents.require(incident_id)
+                if expected_version is not None and incident.version != expected_version:
+                    raise IncidentChanged(incident)
+                await self._require_manage(incident, by, action)
+                changed, events = await apply(incident)
+                if by.is_user and changed.milestones.acknowledged_at is None:
+                    first = record_first_response(changed, at=now)
+                    if first is not None:
+                        changed, events = first.incident, [*events, first.event]
+                saved = await self.incidents.update(changed, expected_version=incident.version)
+                for event in events:
+                    await self._append(saved, event, by=by, at=now)
+                await self._enqueue_sync(saved, now=now)
+                await self._enqueue_change(incident, saved, events, by=by, now=now)
+        except ConcurrentUpdate:
+            raise IncidentChanged(await self.incidents.require(incident_id)) from None
+        self.wake()
+        return saved
+
+    async def _acknowledge(self, incident: Incident, *, by: Actor, at: datetime) -> None:
+        """A responder acted: the first response sets ``acknowledged_at`` (inside the caller's
+        transaction)."""
+        if not by.is_user:
+            return
+        current = await self.incidents.require(incident.id)
+        first = record_first_response(current, at=at)
+        if first is None:
+            return
+        await self.incidents.update(first.incident, expected_version=current.version)
+        await self._append(current, first.event, by=by, at=at)
+
+    async def _append(
+        self,
+        incident: Incident,
+        event: TimelineEvent,
+        *,
+        by: Actor,
+        at: datetime,
+        source: SourceMessage | None = None,
+    ) -> TimelineEntry:
+        return await self.timeline.append(
+            incident.id,
+            event.kind,
+            actor=by,
+            happened_at=at,
+            text=event.text,
+            data=event.data,
+            source_permalink=source.permalink if source else None,
+            source_channel=source.channel_id if source else None,
+            source_ts=source.ts if source else None,
+        )
+
+    async def _append_source(
+        self, incident: Incident, source: SourceMessage, *, by: Actor, at: datetime
+    ) -> TimelineEntry:
+        return await self._append(
+            incident,
+            TimelineEvent(TimelineKind.PINNED_MESSAGE, source.text, {"author": source.author_id}),
+            by=by,
+            at=at,
+            source=source,
+        )
+
+    async def _enqueue_sync(
+        self, incident: Incident, *, now: datetime, token: str | None = None
+    ) -> None:
+        """Bring Slack in step with the incident (channel, members, topic, pinned summary,
+        announcement, deploy warning): one job per version (or per ``token`` for changes that
+        do not bump it)."""
+        suffix = token or f"v{incident.version}"
+        await outbox.enqueue(
+            effects.SYNC,
+            {"incident_id": incident.id, "actor": incident.created_by},
+            idempotency_key=f"{effects.SYNC}:{incident.id}:{suffix}",
+            incident_id=incident.id,
+            now=now,
+        )
+
+    async def _enqueue_change(
+        self,
+        before: Incident,
+        after: Incident,
+        events: Sequence[TimelineEvent],
+        *,
+        by: Actor,
+        now: datetime,
+    ) -> None:
+        """Status and priority changes are told in the announcement's thread (and the source
+        message's thread); closing posts the closing summary and schedules the archive."""
+        told: list[JsonValue] = [e.text for e in events if e.kind in effects.ANNOUNCED_KINDS]
+        if told:
+            await outbox.enqueue(
+                effects.CHANGE,
+                {"incident_id": after.id, "texts": told, "actor": by.id},
+                idempotency_key=f"{effects.CHANGE}:{after.id}:v{after.version}",
+                incident_id=after.id,
+                now=now,
+            )
+        if after.status is Status.CLOSED and before.status is not Status.CLOSED:
+            delay = timedelta(hours=self.catalog.slack.archive_delay_hours)
+            await outbox.enqueue(
+                effects.CLOSING,
+                {"incident_id": after.id, "actor": by.id},
+                idempotency_key=f"{effects.CLOSING}:{after.id}:v{after.version}",
+                incident_id=after.id,
+                now=now,
+            )
+            await outbox.enqueue(
+                effects.ARCHIVE,
+                {"incident_id": after.id, "actor": by.id, "closed_version": after.version},
+                idempotency_key=f"{effects.ARCHIVE}:{after.id}:v{after.version}",
+                incident_id=after.id,
+                not_before=now + delay,
+                now=now,
+            )
+
+    async def _require_manage(self, incident: Incident, by: Actor, action: str) -> None:
+        if not by.is_user:
+            return
+        holders = tuple((await self.role_holders(incident.id)).values())
+        members = await self._present_members(incident.id)
+        if by.id == incident.created_by:
+            holders = (*holders, by.id)
+        require_may_manage(
+            incident,
+            by.id,
+            role_holders=holders,
+            channel_members=members,
+            incident_managers=await self._incident_managers(),
+            policy=self._policy(),
+            action=action,
+        )
+
+    async def _present_members(self, incident_id: int) -> tuple[str, ...]:
+        return tuple(p.user_id for p in await self.participants.list(incident_id) if not p.has_left)
+
+    async def _incident_managers(self) -> tuple[str, ...]:
+        group = self.catalog.slack.incident_managers_usergroup
+        if not group or self.chat is None:
+            return ()
+        return tuple(await self.chat.usergroup_members(group))
+
+    async def _declare_policy(self) -> AccessPolicy:
+        group = self.catalog.access.declare_usergroup
+        declarers = None
+        if group and self.chat is not None:
+            declarers = await self.chat.usergroup_members(group)
+        return AccessPolicy.from_grants(self.catalog.access.manage, declarers=declarers)
+
+    def _policy(self) -> AccessPolicy:
+        return AccessPolicy.from_grants(
+            self.catalog.access.manage,
+            incident_managers_see_private=self.catalog.access.incident_managers_see_private,
+        )
+
+    def _response_types(self) -> dict[Priority, ResponseType]:
+        return {
+            Priority.parse(p.key): ResponseType(p.response_type) for p in self.catalog.priorities
+        }

@@ -4,7 +4,10 @@ catalog. Used by ``bot.main.run`` and by the tests, so both run the same wiring.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -16,11 +19,17 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import SystemClock
 from bot.config import Catalog, Settings
-from bot.ports import Clock
+from bot.effects import SlackEffects
+from bot.ports import Chat, Clock
 from bot.service import IncidentService
 from bot.telemetry import Telemetry
+from bot.worker import OutboxWorker
 from handlers import command, errors, events, home, incident_list
+from handlers.background import Background
 from handlers.command import CommandRouter
+
+FEATURES: tuple[Any, ...] = ()
+"""Feature modules (``register(app, service, router, background)``), in help order."""
 
 log = logging.getLogger("firefighter.wiring")
 
@@ -42,8 +51,32 @@ async def close_web_client(client: AsyncWebClient) -> None:
         await session.close()
 
 
-def build_service(catalog: Catalog, clock: Clock | None = None) -> IncidentService:
-    return IncidentService(catalog=catalog, clock=clock or SystemClock())
+def build_service(
+    catalog: Catalog,
+    clock: Clock | None = None,
+    *,
+    chat: Chat | None = None,
+    wake: Callable[[], None] | None = None,
+) -> IncidentService:
+    service = IncidentService(catalog=catalog, clock=clock or SystemClock(), chat=chat)
+    if wake is not None:
+        service.wake = wake
+    return service
+
+
+def build_worker(
+    service: IncidentService, chat: Chat, *, worker_id: str | None = None
+) -> tuple[OutboxWorker, SlackEffects]:
+    """The outbox worker performing the service's Slack side effects; the service wakes it."""
+    effects = SlackEffects(chat, service.catalog, service.clock)
+    worker = OutboxWorker(
+        effects.perform,
+        service.record_failure,
+        clock=service.clock,
+        worker_id=worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}",
+    )
+    service.wake = worker.wake
+    return worker, effects
 
 
 def build_app(
@@ -52,20 +85,28 @@ def build_app(
     client: AsyncWebClient,
     service: IncidentService,
     telemetry: Telemetry,
+    background: Background | None = None,
 ) -> AsyncApp:
-    """The Bolt app with every listener registered. No network I/O happens here."""
+    """The Bolt app with every listener registered. No network I/O happens here.
+
+    ``process_before_response=True``: a listener's ack leaves as soon as the listener returns
+    (Bolt otherwise polls for it every 10 ms); listeners hand slow work to ``background``."""
+    background = background or Background()
     app = AsyncApp(
         client=client,
         logger=logging.getLogger("firefighter.bolt"),
         # Socket Mode has no signing secret; Bolt would otherwise warn at start.
         request_verification_enabled=False,
         raise_error_for_unhandled_request=False,
+        process_before_response=True,
     )
     app.middleware(_measure(telemetry))
-    router = CommandRouter(catalog.slack.command)
-    incident_list.register(app, service, router)
+    router = CommandRouter(catalog.slack.command, background)
+    for feature in FEATURES:
+        feature.register(app, service, router, background)
+    incident_list.register(app, service, router, background)
     command.register(app, router)
-    home.register(app, service)
+    home.register(app, service, background)
     events.register(app)  # last: acknowledges subscribed events no feature listens to
     errors.register(app)
     return app

@@ -6,7 +6,7 @@ never advertises something the bot cannot do. Unknown subcommands are answered w
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks.command import Subcommand, closest_subcommand, parse_command_text
 from bot.blocks.help import help_message, unknown_subcommand_message
+from handlers.background import Background
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +31,12 @@ class CommandCall:
     ack: AsyncAck
     respond: AsyncRespond
     client: AsyncWebClient
+    body: dict[str, Any]
+    background: Background
+
+    def later(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` after the ack (failures are told to the user)."""
+        self.background.after_ack(work, body=self.body, client=self.client, respond=self.respond)
 
 
 SubcommandHandler = Callable[[CommandCall], Awaitable[None]]
@@ -40,6 +47,7 @@ class CommandRouter:
     """Subcommands of the slash command, in the order the help lists them."""
 
     command: str
+    background: Background
     _routes: dict[str, tuple[Subcommand, SubcommandHandler]] = field(default_factory=dict)
 
     def add(self, name: str, usage: str, summary: str, handler: SubcommandHandler) -> None:
@@ -75,6 +83,8 @@ class CommandRouter:
                 ack=ack,
                 respond=respond,
                 client=client,
+                body=body,
+                background=self.background,
             )
         )
 

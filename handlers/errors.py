@@ -14,11 +14,43 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.blocks.help import error_message
+from bot.blocks.help import Message, error_message
 from bot.domain.errors import UserFacingError
 from handlers.reply import actor_of, channel_of, tell_user
 
 log = logging.getLogger("firefighter.errors")
+
+
+def message_for(error: Exception, body: dict[str, Any]) -> Message:
+    """What the user reads: a user-facing error's own text, or an apology with a reference
+    (the full error is logged under that reference)."""
+    if isinstance(error, UserFacingError):
+        return error_message(error.message)
+    reference = uuid.uuid4().hex[:8]
+    log.error(
+        "listener failed",
+        exc_info=error,
+        extra={
+            "reference": reference,
+            "payload_type": body.get("type") or ("slash_command" if "command" in body else None),
+            "user_id": actor_of(body),
+            "channel_id": channel_of(body),
+        },
+    )
+    return error_message(
+        f"Sorry, something went wrong on our side while handling that. "
+        f"Please try again; if it keeps failing, give this reference to your admin: `{reference}`."
+    )
+
+
+async def report_error(
+    error: Exception,
+    body: dict[str, Any],
+    client: AsyncWebClient,
+    respond: AsyncRespond | None,
+) -> None:
+    """Tell the actor of ``body`` what went wrong (after the ack)."""
+    await tell_user(client, body, message_for(error, body), respond=respond)
 
 
 def register(app: AsyncApp) -> None:
@@ -29,25 +61,7 @@ def register(app: AsyncApp) -> None:
         client: AsyncWebClient,
         respond: AsyncRespond,
     ) -> BoltResponse | None:
-        if isinstance(error, UserFacingError):
-            message = error_message(error.message)
-        else:
-            reference = uuid.uuid4().hex[:8]
-            log.error(
-                "listener failed",
-                exc_info=error,
-                extra={
-                    "reference": reference,
-                    "payload_type": body.get("type")
-                    or ("slash_command" if "command" in body else None),
-                    "user_id": actor_of(body),
-                    "channel_id": channel_of(body),
-                },
-            )
-            message = error_message(
-                f"Sorry, something went wrong on our side while handling that. "
-                f"Please try again; if it keeps failing, give this reference to your admin: `{reference}`."
-            )
+        message = message_for(error, body)
         if response is not None and "command" in body:
             # Not acknowledged yet: the ack itself carries the ephemeral answer.
             return BoltResponse(status=200, body=json.dumps(message))

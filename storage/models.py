@@ -155,3 +155,22 @@ class IdempotencyKey(Model):
 
     class Meta:
         table = "idempotency_key"
+
+
+# A Slack message or setting the bot keeps in step with an incident: the pinned summary, the
+# announcement, the deploy warning, the message it was declared from, the last topic it set.
+class SlackRef(Model):
+    id = fields.IntField(primary_key=True)
+    incident: fields.ForeignKeyRelation[Incident] = fields.ForeignKeyField(
+        "models.Incident", related_name="slack_refs", on_delete=fields.CASCADE
+    )
+    incident_id: int
+    kind = fields.CharField(max_length=32)
+    channel_id = fields.CharField(max_length=32)
+    ts = fields.CharField(max_length=32, null=True)
+    data: fields.Field[dict[str, object]] = fields.JSONField(default=dict)
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        table = "slack_ref"
+        unique_together = (("incident_id", "kind"),)

@@ -219,6 +219,32 @@ class IncidentRepository:
         rows = await query.order_by("priority", "-created_at", "-id").limit(limit)
         return [_to_incident(row) for row in rows]
 
+    async def set_channel(self, incident_id: int, channel_id: str | None, name: str | None) -> None:
+        """Record the incident's Slack channel (a side effect's result: no version bump, so it
+        never conflicts with a person editing the incident meanwhile)."""
+        updated = await models.Incident.filter(id=incident_id).update(
+            channel_id=channel_id, channel_name=name
+        )
+        if not updated:
+            raise IncidentNotFound(incident_id)
+
+    async def list_declared_since(
+        self, since: datetime, *, worst: Priority = Priority.P1, least: Priority = Priority.P3
+    ) -> builtins.list[Incident]:
+        """Open incidents declared at or after ``since`` with a priority between ``worst`` and
+        ``least`` (the declare modal's duplicate guard), newest first."""
+        rows = (
+            await models.Incident.filter(
+                status__in=_OPEN,
+                created_at__gte=since,
+                priority__gte=int(worst),
+                priority__lte=int(least),
+            )
+            .order_by("-created_at", "-id")
+            .limit(20)
+        )
+        return [_to_incident(row) for row in rows]
+
     async def count_open_by_priority(self) -> dict[Priority, int]:
         """Open incidents per priority (every priority present, zero included)."""
         counts = dict.fromkeys(Priority, 0)
@@ -489,3 +515,62 @@ class ParticipantRepository:
         if participant is None:  # pragma: no cover - deleted in between
             raise IncidentNotFound(incident_id)
         return participant
+
+
+# --- Slack references -------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class SlackRef:
+    """A Slack message (or setting) the bot keeps in step with an incident: ``kind`` is e.g.
+    ``summary``, ``announcement``, ``deploy_warning``, ``source``, ``topic``."""
+
+    incident_id: int
+    kind: str
+    channel_id: str
+    ts: str | None = None
+    data: Mapping[str, JsonValue] = dataclasses.field(default_factory=dict)
+
+
+def _to_ref(row: models.SlackRef) -> SlackRef:
+    return SlackRef(
+        incident_id=row.incident_id,
+        kind=row.kind,
+        channel_id=row.channel_id,
+        ts=row.ts,
+        data=row.data,  # type: ignore[arg-type]
+    )
+
+
+class SlackRefRepository:
+    async def get(self, incident_id: int, kind: str) -> SlackRef | None:
+        row = await models.SlackRef.get_or_none(incident_id=incident_id, kind=kind)
+        return _to_ref(row) if row else None
+
+    async def all(self, incident_id: int) -> dict[str, SlackRef]:
+        rows = await models.SlackRef.filter(incident_id=incident_id)
+        return {row.kind: _to_ref(row) for row in rows}
+
+    async def put(self, ref: SlackRef, *, at: datetime) -> SlackRef:
+        """Insert or replace the incident's reference of this kind."""
+        columns: dict[str, Any] = {
+            "channel_id": ref.channel_id,
+            "ts": ref.ts,
+            "data": dict(ref.data),
+            "updated_at": at,
+        }
+        same = models.SlackRef.filter(incident_id=ref.incident_id, kind=ref.kind)
+        if await same.update(**columns):
+            return ref
+        try:
+            async with in_transaction():
+                await models.SlackRef.create(incident_id=ref.incident_id, kind=ref.kind, **columns)
+        except IntegrityError:
+            if not await same.update(**columns):
+                raise IncidentNotFound(ref.incident_id) from None
+        return ref
+
+    async def find(self, channel_id: str, ts: str) -> builtins.list[SlackRef]:
+        """References pointing at the message ``(channel_id, ts)``."""
+        rows = await models.SlackRef.filter(channel_id=channel_id, ts=ts)
+        return [_to_ref(row) for row in rows]

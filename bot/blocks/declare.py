@@ -128,12 +128,7 @@ class DeclareFormInvalid(UserFacingError):
 def impact_table(catalog: Catalog) -> ImpactTable:
     """``(impact type key, level key) -> priority`` (``None``: no impact), per-type overrides
     included (the example catalog's ``employees: {high: P2}``)."""
-    table: dict[tuple[str, str], Priority | None] = {}
-    for impact_type in catalog.impacts.types:
-        for level in catalog.impacts.levels:
-            key = catalog.impacts.priority_for(impact_type.key, level.key)
-            table[(impact_type.key, level.key)] = None if key is None else Priority.parse(key)
-    return table
+    return catalog.impacts.table()
 
 
 def priority_label(catalog: Catalog, priority: Priority, *, emoji: bool = False) -> str:

@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from bot.domain.errors import UserFacingError
 from bot.domain.incident import (
     SUMMARY_MAX_LENGTH,
-    JsonValue,
-    Priority,
     SUMMARY_MIN_LENGTH,
     TITLE_MAX_LENGTH,
     TITLE_MIN_LENGTH,
+    JsonValue,
+    Priority,
 )
 
 FIELD_TITLE = "title"

@@ -1,0 +1,1269 @@
+"""The modals that work on an existing incident (PRODUCT.md §1-§2), each next to its parser.
+
+Every incident modal carries ``private_metadata`` JSON ``{"incident_id": N, "version": V, ...}``:
+the service compares the version and raises a conflict when the incident changed while the modal was
+open; the handler then answers ``response_action: update`` with ``conflict_view`` of a fresh modal.
+Parsers read ``view["state"]["values"]`` (``{block_id: {action_id: {"type": …, <value>}}}``) by block
+id only, and raise ``FormInvalid`` (block id → message) for inputs that are wrong in themselves, which
+the handler answers with ``response_action: errors``. Rules that need the incident's state (may it
+close, is the justification long enough to reopen from Mitigated) stay in ``bot.domain``;
+``refusal_form_errors`` maps the refusals a form can fix back onto its blocks.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from bot.blocks.home import PriorityStyle, style_of
+from bot.blocks.ids import ActionId, BlockId, CallbackId
+from bot.blocks.text import escape, truncate
+from bot.config import Catalog, CustomField
+from bot.domain.declaration import (
+    FIELD_ENVIRONMENTS,
+    FIELD_SUMMARY,
+    FIELD_TITLE,
+    validate_declaration,
+)
+from bot.domain.errors import UserFacingError
+from bot.domain.incident import (
+    SUMMARY_MAX_LENGTH,
+    TITLE_MAX_LENGTH,
+    BuiltinRole,
+    ClosureReason,
+    Incident,
+    JsonValue,
+    Milestone,
+    Priority,
+    ResponseType,
+    Status,
+)
+from bot.domain.lifecycle import (
+    JUSTIFICATION_MIN_LENGTH,
+    Fix,
+    Move,
+    Reason,
+    TransitionRefused,
+    move_of,
+)
+from bot.domain.milestones import label as milestone_label
+
+View = dict[str, Any]
+Block = dict[str, Any]
+
+MAX_BLOCKS = 100
+MESSAGE_MAX_BLOCKS = 50
+MAX_OPTIONS = 100
+OPTION_TEXT_MAX = 75
+OPTION_VALUE_MAX = 150
+MODAL_TITLE_MAX = 24
+LABEL_MAX = 2000
+SECTION_MAX = 3000
+PRIVATE_METADATA_MAX = 3000
+TEXT_FIELD_MAX_LENGTH = 2000
+NOTE_MAX_LENGTH = 3000
+TIMELINE_TEXT_MAX_LENGTH = 3000
+JUSTIFICATION_MAX_LENGTH = 1000
+PRIORITY_REASON_MAX_LENGTH = 500
+REFERENCE_MAX_LENGTH = 150
+MAX_REASONS = 40
+"""Reasons listed in the close modal (two blocks each at most, within the 100-block limit)."""
+
+CONFLICT_TEXT = (
+    ":warning: *This incident changed while you were editing: here is its current state. "
+    "Check and submit again.*"
+)
+
+CLOSURE_REASON_LABELS: dict[ClosureReason, str] = {
+    ClosureReason.DUPLICATE: "Duplicate of another incident",
+    ClosureReason.FALSE_ALARM: "False alarm",
+    ClosureReason.SUPERSEDED: "Superseded by another incident",
+    ClosureReason.EXTERNAL: "External (outside our control)",
+    ClosureReason.CANCELLED: "Cancelled",
+}
+
+_FIX_LABELS: dict[str, str] = {
+    Fix.MITIGATE_FIRST: "Change status",
+    Fix.MOVE_TO_POSTMORTEM: "Move to Post-mortem",
+    Fix.MARK_POSTMORTEM_READY: "Mark post-mortem ready",
+    Fix.ADD_JUSTIFICATION: "Add a justification",
+    Fix.CHOOSE_KEPT_INCIDENT: "Choose the kept incident",
+}
+_CLOSE_GATE_FIXES = frozenset(
+    {Fix.MITIGATE_FIRST, Fix.MOVE_TO_POSTMORTEM, Fix.MARK_POSTMORTEM_READY, Fix.SET_MILESTONE}
+)
+_FORM_FIXES: dict[str, str] = {
+    Fix.ADD_JUSTIFICATION: BlockId.JUSTIFICATION,
+    Fix.CHOOSE_KEPT_INCIDENT: BlockId.CLOSURE_REFERENCE,
+}
+_KIND_CALLBACKS: dict[str, CallbackId] = {
+    "update": CallbackId.UPDATE_MODAL,
+    "status": CallbackId.STATUS_MODAL,
+    "roles": CallbackId.ROLES_MODAL,
+    "close": CallbackId.CLOSE_MODAL,
+    "reopen": CallbackId.REOPEN_MODAL,
+    "convert": CallbackId.CONVERT_MODAL,
+    "note": CallbackId.NOTE_MODAL,
+}
+_REOPEN_TARGETS: dict[Status, tuple[Status, ...]] = {
+    Status.MITIGATED: (Status.INVESTIGATING, Status.MITIGATING),
+    Status.POSTMORTEM: (Status.INVESTIGATING, Status.MITIGATING),
+    Status.CLOSED: (Status.INVESTIGATING,),
+}
+_USER_ID = re.compile(r"^[UW][A-Z0-9]+$")
+_WHOLE_NUMBER = re.compile(r"^-?[0-9]+$")
+_REFERENCE = re.compile(r"^#?\s*([0-9]+)$")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Shared: metadata, errors, state reading
+# ---------------------------------------------------------------------------------------------------
+
+
+class FormInvalid(UserFacingError):
+    """A submitted modal has inputs that are wrong in themselves; ``errors`` maps block id → message
+    (the handler answers ``{"response_action": "errors", "errors": errors}``)."""
+
+    def __init__(self, errors: Mapping[str, str]) -> None:
+        if not errors:
+            raise ValueError("FormInvalid needs at least one error")
+        super().__init__(" ".join(errors.values()))
+        self.errors: dict[str, str] = dict(errors)
+
+
+@dataclass(frozen=True, slots=True)
+class ModalContext:
+    """What an incident modal's ``private_metadata`` says: the incident, the version it showed, and
+    any extra keys its builder stored."""
+
+    incident_id: int
+    version: int
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def modal_context(view: Mapping[str, Any]) -> ModalContext:
+    """The ``ModalContext`` of a submitted incident modal; ``ValueError`` when the metadata is not
+    one of ours (a forged or foreign view)."""
+    data = _metadata_of(view)
+    incident_id, version = data.get("incident_id"), data.get("version")
+    if not isinstance(incident_id, int) or not isinstance(version, int):
+        raise ValueError(f"not an incident modal: private_metadata {data!r}")
+    if isinstance(incident_id, bool) or isinstance(version, bool):
+        raise ValueError(f"not an incident modal: private_metadata {data!r}")
+    extra = {k: v for k, v in data.items() if k not in ("incident_id", "version")}
+    return ModalContext(incident_id, version, extra)
+
+
+def refusal_form_errors(refused: TransitionRefused) -> dict[str, str]:
+    """Block id → message when every reason of a refusal can be fixed in the form just submitted
+    (a too-short justification, a missing kept incident); empty otherwise (answer with
+    ``refusal_message`` instead)."""
+    errors: dict[str, str] = {}
+    for reason in refused.reasons:
+        block_id = _FORM_FIXES.get(reason.fix or "")
+        if block_id is None:
+            return {}
+        errors[block_id] = (
+            f"{errors[block_id]} {reason.text}" if block_id in errors else reason.text
+        )
+    return errors
+
+
+# ---------------------------------------------------------------------------------------------------
+# 1. Update: title, summary, category, environments, priority, custom fields
+# ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IncidentChanges:
+    """Every value of the update modal (the service diffs them against the incident).
+    ``custom_fields`` holds the fields the modal showed (``None``: emptied); absent keys were not
+    shown and keep their value."""
+
+    title: str
+    summary: str
+    category: str
+    environments: tuple[str, ...]
+    custom_fields: Mapping[str, JsonValue]
+    priority: Priority
+    priority_reason: str | None
+
+
+def update_modal(
+    incident: Incident, catalog: Catalog, *, styles: Mapping[Priority, PriorityStyle]
+) -> View:
+    priority_options = [_option(style_of(styles, p).label(p), p.label) for p in Priority]
+    priority_select: Block = {
+        "type": "static_select",
+        "action_id": BlockId.UPDATE_PRIORITY,
+        "options": priority_options,
+    }
+    _set_initial_option(priority_select, priority_options, incident.priority.label)
+    blocks: list[Block] = [
+        _incident_context(incident, styles),
+        _text_input(
+            BlockId.UPDATE_TITLE,
+            "Title",
+            initial=incident.title,
+            max_length=TITLE_MAX_LENGTH,
+        ),
+        _text_input(
+            BlockId.UPDATE_SUMMARY,
+            "Summary",
+            initial=incident.summary,
+            max_length=SUMMARY_MAX_LENGTH,
+            multiline=True,
+        ),
+        _input(BlockId.UPDATE_CATEGORY, "Category", _category_select(incident, catalog)),
+        _input(BlockId.UPDATE_ENVIRONMENTS, "Environments", _environment_select(incident, catalog)),
+        _input(BlockId.UPDATE_PRIORITY, "Priority", priority_select),
+        _text_input(
+            BlockId.UPDATE_PRIORITY_REASON,
+            "Why change the priority?",
+            optional=True,
+            max_length=PRIORITY_REASON_MAX_LENGTH,
+            hint="Recorded on the timeline with the priority change.",
+        ),
+    ]
+    room = MAX_BLOCKS - len(blocks)
+    blocks += [
+        _custom_field_input(custom, incident.custom_fields.get(custom.key))
+        for custom in _fields_for(catalog, incident.priority)[:room]
+    ]
+    return _modal(
+        CallbackId.UPDATE_MODAL,
+        f"Update {incident.reference}",
+        blocks,
+        _incident_metadata(incident),
+        submit="Save",
+    )
+
+
+def parse_update(view: Mapping[str, Any], catalog: Catalog) -> IncidentChanges:
+    values = _state(view)
+    title = _text(values, BlockId.UPDATE_TITLE).strip()
+    summary = _text(values, BlockId.UPDATE_SUMMARY).strip()
+    environments = _multi(values, BlockId.UPDATE_ENVIRONMENTS)
+    problems = validate_declaration(
+        title=title,
+        summary=summary,
+        environments=environments,
+        known_environments=[env.key for env in catalog.environments],
+    )
+    blocks = {
+        FIELD_TITLE: BlockId.UPDATE_TITLE,
+        FIELD_SUMMARY: BlockId.UPDATE_SUMMARY,
+        FIELD_ENVIRONMENTS: BlockId.UPDATE_ENVIRONMENTS,
+    }
+    errors: dict[str, str] = {
+        blocks[name]: message for name, message in problems.items() if name in blocks
+    }
+    category = _single(values, BlockId.UPDATE_CATEGORY)
+    if category is None:
+        errors[BlockId.UPDATE_CATEGORY] = "Choose a category."
+    elif category not in {c.key for c in catalog.categories}:
+        errors[BlockId.UPDATE_CATEGORY] = f"Unknown category {category!r}: choose another one."
+    raw_priority = _single(values, BlockId.UPDATE_PRIORITY)
+    priority: Priority | None = None
+    try:
+        priority = Priority.parse(raw_priority or "")
+    except ValueError:
+        errors[BlockId.UPDATE_PRIORITY] = "Choose a priority."
+    custom_fields: dict[str, JsonValue] = {}
+    for custom in catalog.custom_fields:
+        block_id = f"{BlockId.CUSTOM_FIELD_PREFIX}{custom.key}"
+        if block_id not in values:
+            continue
+        value, problem = _custom_value(custom, _value(values, block_id))
+        if problem is None and value is None and custom.required:
+            problem = f"{custom.label}: this field is required."
+        if problem is not None:
+            errors[block_id] = problem
+        else:
+            custom_fields[custom.key] = value
+    if errors:
+        raise FormInvalid(errors)
+    assert category is not None and priority is not None
+    return IncidentChanges(
+        title=title,
+        summary=summary,
+        category=category,
+        environments=tuple(environments),
+        custom_fields=custom_fields,
+        priority=priority,
+        priority_reason=_text(values, BlockId.UPDATE_PRIORITY_REASON).strip() or None,
+    )
+
+
+def _category_select(incident: Incident, catalog: Catalog) -> Block:
+    groups: list[Block] = []
+    every: list[Block] = []
+    for group in catalog.groups:
+        options = [
+            _option(c.name, c.key, description=c.description)
+            for c in catalog.categories
+            if c.group == group.key
+        ]
+        for start in range(0, len(options), MAX_OPTIONS):
+            chunk = options[start : start + MAX_OPTIONS]
+            name = group.name if start == 0 else f"{group.name} ({start // MAX_OPTIONS + 1})"
+            groups.append({"label": _plain(_fit(name, OPTION_TEXT_MAX)), "options": chunk})
+            every += chunk
+    element: Block = {
+        "type": "static_select",
+        "action_id": BlockId.UPDATE_CATEGORY,
+        "placeholder": _plain("Choose a category"),
+        "option_groups": groups[:MAX_OPTIONS],
+    }
+    _set_initial_option(element, every, incident.category)
+    return element
+
+
+def _environment_select(incident: Incident, catalog: Catalog) -> Block:
+    options = [_option(env.name, env.key) for env in catalog.environments][:MAX_OPTIONS]
+    by_value = {option["value"]: option for option in options}
+    element: Block = {
+        "type": "multi_static_select",
+        "action_id": BlockId.UPDATE_ENVIRONMENTS,
+        "placeholder": _plain("Choose the environments (the first is primary)"),
+        "options": options,
+    }
+    initial = [by_value[env] for env in incident.environments if env in by_value]
+    if initial:
+        element["initial_options"] = initial
+    return element
+
+
+def _fields_for(catalog: Catalog, priority: Priority) -> list[CustomField]:
+    """The custom fields shown at ``priority`` (as in the declare modal)."""
+    return [c for c in catalog.custom_fields if not c.priorities or priority.label in c.priorities]
+
+
+def _custom_field_input(custom: CustomField, value: JsonValue) -> Block:
+    """Same elements and values as the declare modal: option values are the option text (cut to
+    150), numbers are whole."""
+    block_id = f"{BlockId.CUSTOM_FIELD_PREFIX}{custom.key}"
+    element: Block
+    if custom.type == "text":
+        element = {"type": "plain_text_input", "max_length": TEXT_FIELD_MAX_LENGTH}
+        if isinstance(value, str | int | float) and not isinstance(value, bool) and str(value):
+            element["initial_value"] = truncate(str(value), TEXT_FIELD_MAX_LENGTH)
+    elif custom.type in ("select", "multi_select"):
+        options = [_option(text, text) for text in custom.options if text][:MAX_OPTIONS]
+        element = {
+            "type": "static_select" if custom.type == "select" else "multi_static_select",
+            "placeholder": _plain("Choose"),
+            "options": options,
+        }
+        if custom.type == "select":
+            _set_initial_option(element, options, value if isinstance(value, str) else None)
+        else:
+            chosen = value if isinstance(value, list) else []
+            wanted = {_option_value(v) for v in chosen if isinstance(v, str)}
+            initial = [option for option in options if option["value"] in wanted]
+            if initial:
+                element["initial_options"] = initial
+    elif custom.type == "user":
+        element = {"type": "users_select", "placeholder": _plain("Choose someone")}
+        if isinstance(value, str) and _USER_ID.match(value):
+            element["initial_user"] = value
+    else:
+        element = {"type": "number_input", "is_decimal_allowed": False}
+        for key, bound in (("min_value", custom.min), ("max_value", custom.max)):
+            if bound is not None and float(bound).is_integer():
+                element[key] = str(int(bound))
+        number = _whole_number_text(value)
+        if number is not None:
+            element["initial_value"] = number
+    element["action_id"] = block_id
+    return _input(
+        block_id,
+        custom.label,
+        element,
+        optional=not custom.required,
+        hint=custom.description or None,
+    )
+
+
+def _custom_value(custom: CustomField, raw: JsonValue) -> tuple[JsonValue, str | None]:
+    """The stored value of a custom field (``None``: empty) or the problem with it."""
+    if raw is None or raw in ("", []):
+        return None, None
+    if custom.type == "text":
+        return (str(raw).strip() or None), None
+    if custom.type == "user":
+        return str(raw), None
+    if custom.type in ("select", "multi_select"):
+        by_value = {_option_value(option): option for option in custom.options if option}
+        chosen = raw if isinstance(raw, list) else [raw]
+        unknown = [str(v) for v in chosen if str(v) not in by_value]
+        if unknown:
+            return None, f"Unknown option: {', '.join(unknown)}. Choose again."
+        picked: list[JsonValue] = [by_value[str(v)] for v in chosen]
+        return (picked if custom.type == "multi_select" else picked[0]), None
+    text = str(raw).strip()
+    if not _WHOLE_NUMBER.match(text):
+        return None, f"{custom.label} must be a whole number ({text!r} given)."
+    number = int(text)
+    if custom.min is not None and number < custom.min:
+        return None, f"{custom.label} must be at least {_number(custom.min)} ({number} given)."
+    if custom.max is not None and number > custom.max:
+        return None, f"{custom.label} can be at most {_number(custom.max)} ({number} given)."
+    return number, None
+
+
+# ---------------------------------------------------------------------------------------------------
+# 2. Status
+# ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChoice:
+    status: Status
+    justification: str | None
+
+
+_MOVE_HINTS: dict[Move, str] = {
+    Move.STEP_BACK: "Back to investigating: nothing is reopened.",
+    Move.REOPEN_FROM_MITIGATED: "Reopens the incident: needs a justification.",
+    Move.REOPEN_AFTER_CLOSE: "Reopens the incident: needs a justification.",
+    Move.TO_POSTMORTEM: "Impact resolved; the post-mortem is due before closing.",
+    Move.CLOSE: "Checks what closing needs and lists anything missing.",
+}
+
+
+def status_modal(incident: Incident, targets: Sequence[Status]) -> View:
+    """The statuses offered (``allowed_targets``) as radio buttons, and a justification that the
+    domain demands (at least 10 characters) when the move reopens the incident."""
+    blocks: list[Block] = [_incident_context(incident)]
+    if not targets:
+        blocks.append(
+            _section(
+                f"{incident.reference} is {incident.status.label}: no status change is possible."
+            )
+        )
+        return _modal(
+            CallbackId.STATUS_MODAL,
+            f"Status of {incident.reference}",
+            blocks,
+            _incident_metadata(incident),
+        )
+    options = []
+    for target in targets:
+        hint = _MOVE_HINTS.get(move_of(incident.status, target))
+        options.append(_option(target.label, target.value, description=hint or "", escaped=False))
+    blocks += [
+        _input(
+            BlockId.STATUS,
+            f"New status (now {incident.status.label})",
+            {"type": "radio_buttons", "action_id": BlockId.STATUS, "options": options[:10]},
+        ),
+        _text_input(
+            BlockId.JUSTIFICATION,
+            "Justification",
+            optional=True,
+            multiline=True,
+            max_length=JUSTIFICATION_MAX_LENGTH,
+            hint=(
+                f"Required to reopen (at least {JUSTIFICATION_MIN_LENGTH} characters); "
+                "recorded on the timeline."
+            ),
+        ),
+    ]
+    return _modal(
+        CallbackId.STATUS_MODAL,
+        f"Status of {incident.reference}",
+        blocks,
+        _incident_metadata(incident),
+        submit="Change status",
+    )
+
+
+def parse_status(view: Mapping[str, Any]) -> StatusChoice:
+    values = _state(view)
+    raw = _single(values, BlockId.STATUS)
+    try:
+        status = Status(raw or "")
+    except ValueError:
+        raise FormInvalid({BlockId.STATUS: "Choose the new status."}) from None
+    return StatusChoice(status, _text(values, BlockId.JUSTIFICATION).strip() or None)
+
+
+# ---------------------------------------------------------------------------------------------------
+# 3. Roles
+# ---------------------------------------------------------------------------------------------------
+
+
+def roles_modal(incident: Incident, catalog: Catalog, holders: Mapping[str, str]) -> View:
+    """One users_select per catalog role (current holder preselected); the commander, and roles
+    the catalog marks as required, cannot be left empty."""
+    blocks: list[Block] = [_incident_context(incident)]
+    for role in catalog.roles[: MAX_BLOCKS - 1]:
+        block_id = f"{BlockId.ROLE_PREFIX}{role.key}"
+        element: Block = {
+            "type": "users_select",
+            "action_id": block_id,
+            "placeholder": _plain("Choose someone"),
+        }
+        holder = holders.get(role.key)
+        if holder and _USER_ID.match(holder):
+            element["initial_user"] = holder
+        required = role.required or role.key == BuiltinRole.COMMANDER
+        blocks.append(
+            _input(block_id, role.name, element, optional=not required, hint=role.duties or None)
+        )
+    return _modal(
+        CallbackId.ROLES_MODAL,
+        f"Roles of {incident.reference}",
+        blocks,
+        _incident_metadata(incident),
+        submit="Save",
+    )
+
+
+def parse_roles(view: Mapping[str, Any]) -> dict[str, str]:
+    """Role key → user id for every role with someone chosen (absent: nobody)."""
+    values = _state(view)
+    roles: dict[str, str] = {}
+    for block_id in values:
+        if not block_id.startswith(BlockId.ROLE_PREFIX):
+            continue
+        user = _single(values, block_id)
+        if user:
+            roles[block_id.removeprefix(BlockId.ROLE_PREFIX)] = user
+    commander = f"{BlockId.ROLE_PREFIX}{BuiltinRole.COMMANDER}"
+    if BuiltinRole.COMMANDER not in roles:
+        raise FormInvalid({commander: "An incident always has a commander: choose someone."})
+    return roles
+
+
+# ---------------------------------------------------------------------------------------------------
+# 4. Close, and refusals shown outside the modal
+# ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CloseChoice:
+    """``closure_reason`` set: an early closure (bypassing the close gate)."""
+
+    closure_reason: ClosureReason | None
+    reference: str | None
+    justification: str | None
+
+
+def close_modal(incident: Incident, blockers: Sequence[Reason]) -> View:
+    """With ``blockers`` (``close_blockers``): each reason with a button for its fix, then the early
+    closure (a reason is then required). Without: a confirmation, an early-closure reason optional."""
+    blocks: list[Block] = [_incident_context(incident)]
+    if blockers:
+        blocks.append(_section(f"*{incident.reference} cannot be closed yet:*"))
+        blocks += _reason_blocks(incident, blockers)
+        blocks += [
+            {"type": "divider"},
+            _section(
+                "*Or close early*: a closure reason bypasses these checks; "
+                "it is recorded on the timeline."
+            ),
+        ]
+        submit = "Close early"
+    else:
+        blocks.append(
+            _section(
+                f"Close *{incident.reference} {escape(truncate(incident.title, 128))}*? "
+                "A closing summary is posted and the channel is archived."
+            )
+        )
+        submit = "Close incident"
+    reason_options = [
+        _option(text, reason.value, escaped=False) for reason, text in CLOSURE_REASON_LABELS.items()
+    ]
+    blocks += [
+        _input(
+            BlockId.CLOSURE_REASON,
+            "Closure reason" if blockers else "Early-closure reason (optional)",
+            {
+                "type": "static_select",
+                "action_id": BlockId.CLOSURE_REASON,
+                "placeholder": _plain("Why close early?"),
+                "options": reason_options,
+            },
+            optional=not blockers,
+        ),
+        _text_input(
+            BlockId.CLOSURE_REFERENCE,
+            "Kept incident or reference",
+            optional=True,
+            max_length=REFERENCE_MAX_LENGTH,
+            placeholder="#123",
+            hint="For a duplicate: the number of the incident you keep.",
+        ),
+        _text_input(
+            BlockId.JUSTIFICATION,
+            "Justification",
+            optional=True,
+            multiline=True,
+            max_length=JUSTIFICATION_MAX_LENGTH,
+            hint="Recorded on the timeline.",
+        ),
+    ]
+    return _modal(
+        CallbackId.CLOSE_MODAL,
+        f"Close {incident.reference}",
+        blocks,
+        _incident_metadata(incident, early_required=bool(blockers)),
+        submit=submit,
+    )
+
+
+def parse_close(view: Mapping[str, Any]) -> CloseChoice:
+    context = modal_context(view)
+    values = _state(view)
+    errors: dict[str, str] = {}
+    raw_reason = _single(values, BlockId.CLOSURE_REASON)
+    reason: ClosureReason | None = None
+    if raw_reason is not None:
+        try:
+            reason = ClosureReason(raw_reason)
+        except ValueError:
+            errors[BlockId.CLOSURE_REASON] = "Unknown closure reason: choose again."
+    elif context.extra.get("early_required"):
+        errors[BlockId.CLOSURE_REASON] = (
+            "Choose why you close early, or fix the reasons above first."
+        )
+    reference = _text(values, BlockId.CLOSURE_REFERENCE).strip() or None
+    if reason is ClosureReason.DUPLICATE:
+        match = _REFERENCE.match(reference or "")
+        kept = int(match.group(1)) if match else 0
+        if kept <= 0:
+            errors[BlockId.CLOSURE_REFERENCE] = (
+                "Give the number of the incident you keep (e.g. #123)."
+            )
+        elif kept == context.incident_id:
+            errors[BlockId.CLOSURE_REFERENCE] = (
+                f"#{kept} cannot be a duplicate of itself: give the incident you keep."
+            )
+        reference = f"#{kept}"
+    elif reference is not None and raw_reason is None:
+        errors[BlockId.CLOSURE_REFERENCE] = (
+            "A reference goes with an early-closure reason: choose one, or clear this field."
+        )
+    if errors:
+        raise FormInvalid(errors)
+    return CloseChoice(reason, reference, _text(values, BlockId.JUSTIFICATION).strip() or None)
+
+
+def refusal_message(
+    incident: Incident, refused: TransitionRefused, *, headline: str | None = None
+) -> dict[str, Any]:
+    """An ephemeral message listing why a transition was refused, with a button per fix (and, for
+    the close gate, a button opening the close modal for an early closure)."""
+    closing = any(
+        (reason.fix or "").split(":", 1)[0] in _CLOSE_GATE_FIXES for reason in refused.reasons
+    )
+    if headline is None:
+        headline = (
+            f"{incident.reference} cannot be closed yet:"
+            if closing
+            else f"{incident.reference}: this is not possible yet."
+        )
+    blocks: list[Block] = [_section(f":no_entry: *{escape(headline)}*")]
+    blocks += _reason_blocks(incident, refused.reasons, limit=MESSAGE_MAX_BLOCKS - 3)
+    if closing:
+        blocks.append(
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": ActionId.OPEN_MODAL,
+                        "text": _plain("Close early…"),
+                        "value": f"{incident.id}:close",
+                    }
+                ],
+            }
+        )
+    text = truncate(f"{headline} {refused.message}", 3000)
+    return {"response_type": "ephemeral", "text": escape(text), "blocks": blocks}
+
+
+def _reason_blocks(
+    incident: Incident, reasons: Sequence[Reason], *, limit: int = MAX_REASONS
+) -> list[Block]:
+    blocks: list[Block] = []
+    shown = reasons[:limit] if len(reasons) <= limit else reasons[: limit - 1]
+    for index, reason in enumerate(shown):
+        block = _section(f"• {escape(reason.text)}")
+        if reason.fix:
+            block["accessory"] = {
+                "type": "button",
+                "action_id": f"{ActionId.FIX}.{index}",
+                "text": _plain(_fit(fix_label(reason.fix), OPTION_TEXT_MAX)),
+                "value": f"{incident.id}:{reason.fix}",
+            }
+        blocks.append(block)
+    if len(shown) < len(reasons):
+        blocks.append(_context(f"…and {len(reasons) - len(shown)} more."))
+    return blocks
+
+
+def fix_label(fix: str) -> str:
+    """The button text of a fix: ``set_milestone:started_at`` → ``Set Impact started``."""
+    kind, _, argument = fix.partition(":")
+    if kind == Fix.SET_MILESTONE and argument:
+        try:
+            return f"Set {milestone_label(Milestone(argument))}"
+        except ValueError:
+            return "Set the time"
+    return _FIX_LABELS.get(fix, "Fix it")
+
+
+# ---------------------------------------------------------------------------------------------------
+# 5. Reopen
+# ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReopenChoice:
+    status: Status
+    justification: str
+
+
+def reopen_modal(incident: Incident) -> View:
+    """Back to Investigating (default) or, from Mitigated/Post-mortem, Mitigating; a justification
+    of at least 10 characters is required."""
+    targets = _REOPEN_TARGETS.get(incident.status, ())
+    blocks: list[Block] = [_incident_context(incident)]
+    title = f"Reopen {incident.reference}"
+    if not targets:
+        blocks.append(
+            _section(
+                f"{incident.reference} is {incident.status.label}: it is still open, "
+                "there is nothing to reopen."
+            )
+        )
+        return _modal(CallbackId.REOPEN_MODAL, title, blocks, _incident_metadata(incident))
+    cleared = (
+        "Mitigated, Resolved and Closed" if incident.status.is_closed else "Mitigated and Resolved"
+    )
+    explanation = (
+        f"Reopening clears its {cleared} times; they are set again as the incident moves on."
+    )
+    if incident.status.is_closed:
+        explanation += " Only the commander or an incident manager can reopen a closed incident."
+    blocks.append(_section(explanation))
+    if len(targets) > 1:
+        options = [_option(s.label, s.value, escaped=False) for s in targets]
+        blocks.append(
+            _input(
+                BlockId.STATUS,
+                "Reopen to",
+                {
+                    "type": "radio_buttons",
+                    "action_id": BlockId.STATUS,
+                    "options": options,
+                    "initial_option": options[0],
+                },
+            )
+        )
+    blocks.append(
+        _text_input(
+            BlockId.JUSTIFICATION,
+            "Why reopen?",
+            multiline=True,
+            max_length=JUSTIFICATION_MAX_LENGTH,
+            hint=f"At least {JUSTIFICATION_MIN_LENGTH} characters; recorded on the timeline.",
+        )
+    )
+    return _modal(
+        CallbackId.REOPEN_MODAL, title, blocks, _incident_metadata(incident), submit="Reopen"
+    )
+
+
+def parse_reopen(view: Mapping[str, Any]) -> ReopenChoice:
+    values = _state(view)
+    errors: dict[str, str] = {}
+    raw = _single(values, BlockId.STATUS)
+    status = Status.INVESTIGATING
+    if raw is not None:
+        if raw in (Status.INVESTIGATING, Status.MITIGATING):
+            status = Status(raw)
+        else:
+            errors[BlockId.STATUS] = "Reopen to Investigating or Mitigating."
+    justification = _text(values, BlockId.JUSTIFICATION).strip()
+    if len(justification) < JUSTIFICATION_MIN_LENGTH:
+        errors[BlockId.JUSTIFICATION] = (
+            f"Say why you reopen it, in at least {JUSTIFICATION_MIN_LENGTH} characters "
+            f"({len(justification)} given)."
+        )
+    if errors:
+        raise FormInvalid(errors)
+    return ReopenChoice(status, justification)
+
+
+# ---------------------------------------------------------------------------------------------------
+# 6. Convert a lowered incident to a normal one
+# ---------------------------------------------------------------------------------------------------
+
+
+def convert_modal(incident: Incident) -> View:
+    """Confirm converting a critical incident lowered to P4/P5 into a normal one."""
+    blocks: list[Block] = [_incident_context(incident)]
+    title = f"Convert {incident.reference}"
+    if incident.priority <= Priority.P3 or incident.response_type is not ResponseType.CRITICAL:
+        why = (
+            f"it is {incident.priority.label}"
+            if incident.priority <= Priority.P3
+            else "it is already a normal incident"
+        )
+        blocks.append(
+            _section(
+                f"{incident.reference} cannot be converted: {why}. Only a P1-P3 incident "
+                "lowered to P4 or P5 can become a normal incident."
+            )
+        )
+        return _modal(CallbackId.CONVERT_MODAL, title, blocks, _incident_metadata(incident))
+    blocks.append(
+        _section(
+            f"*{incident.reference}* is now {incident.priority.label}: convert it to a normal "
+            "incident? The channel is archived, the Jira ticket stays open, and the incident "
+            "stays manageable from the App Home and the slash command."
+        )
+    )
+    return _modal(
+        CallbackId.CONVERT_MODAL,
+        title,
+        blocks,
+        _incident_metadata(incident),
+        submit="Convert",
+        close="Keep the channel",
+    )
+
+
+def parse_convert(view: Mapping[str, Any]) -> ModalContext:
+    """Nothing to fill: the incident (and version) to convert."""
+    return modal_context(view)
+
+
+# ---------------------------------------------------------------------------------------------------
+# 7. Note
+# ---------------------------------------------------------------------------------------------------
+
+
+def note_modal(incident: Incident) -> View:
+    blocks = [
+        _incident_context(incident),
+        _text_input(
+            BlockId.NOTE,
+            "Note",
+            multiline=True,
+            max_length=NOTE_MAX_LENGTH,
+            hint=f"Added to the timeline of {incident.reference}.",
+        ),
+    ]
+    return _modal(
+        CallbackId.NOTE_MODAL,
+        f"Note on {incident.reference}",
+        blocks,
+        _incident_metadata(incident),
+        submit="Add note",
+    )
+
+
+def parse_note(view: Mapping[str, Any]) -> str:
+    text = _text(_state(view), BlockId.NOTE).strip()
+    if not text:
+        raise FormInvalid({BlockId.NOTE: "Write the note."})
+    if len(text) > NOTE_MAX_LENGTH:
+        raise FormInvalid(
+            {BlockId.NOTE: f"A note has at most {NOTE_MAX_LENGTH} characters ({len(text)} given)."}
+        )
+    return text
+
+
+# ---------------------------------------------------------------------------------------------------
+# 8. Incident picker (a command run outside an incident channel)
+# ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PickerChoice:
+    incident_id: int
+    action: str
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def incident_picker_modal(
+    incidents: Sequence[Incident],
+    *,
+    action: str,
+    styles: Mapping[Priority, PriorityStyle],
+    prompt: str,
+    extra: Mapping[str, JsonValue] | None = None,
+) -> View:
+    """A select of the incidents the user may act on (the first 100, in the order given).
+    ``prompt`` is mrkdwn written by the caller; ``action`` and ``extra`` come back in
+    ``parse_picker`` (keep ``extra`` small: ids and timestamps, not message texts)."""
+    metadata = _dumps({"action": action, "extra": dict(extra or {})})
+    blocks: list[Block] = [_section(prompt)]
+    if not incidents:
+        blocks.append(_section("There is no open incident you can act on."))
+        return _modal(CallbackId.PICK_INCIDENT_MODAL, "Choose an incident", blocks, metadata)
+    options = [_incident_option(i, styles) for i in incidents[:MAX_OPTIONS]]
+    blocks.append(
+        _input(
+            BlockId.PICK_INCIDENT,
+            "Incident",
+            {
+                "type": "static_select",
+                "action_id": BlockId.PICK_INCIDENT,
+                "placeholder": _plain("Choose an incident"),
+                "options": options,
+            },
+        )
+    )
+    if len(incidents) > MAX_OPTIONS:
+        blocks.append(
+            _context(
+                f"Showing {MAX_OPTIONS} of {len(incidents)} incidents: run the command in the "
+                "incident's channel to act on another one."
+            )
+        )
+    return _modal(
+        CallbackId.PICK_INCIDENT_MODAL, "Choose an incident", blocks, metadata, submit="Next"
+    )
+
+
+def parse_picker(view: Mapping[str, Any]) -> PickerChoice:
+    data = _metadata_of(view)
+    action = data.get("action")
+    if not isinstance(action, str):
+        raise ValueError(f"not an incident picker: private_metadata {data!r}")
+    extra = data.get("extra")
+    incident_id = _incident_id(_single(_state(view), BlockId.PICK_INCIDENT))
+    if incident_id is None:
+        raise FormInvalid({BlockId.PICK_INCIDENT: "Choose an incident."})
+    return PickerChoice(incident_id, action, extra if isinstance(extra, dict) else {})
+
+
+# ---------------------------------------------------------------------------------------------------
+# 9. "Add to incident timeline" message shortcut
+# ---------------------------------------------------------------------------------------------------
+
+
+class TimelineAddition(NamedTuple):
+    incident_id: int
+    text: str
+    source: dict[str, Any]
+
+
+def add_to_timeline_modal(
+    incidents: Sequence[Incident],
+    *,
+    preselected: int | None,
+    message_text: str,
+    source: Mapping[str, JsonValue],
+) -> View:
+    """Pick the incident (preselected inside an incident channel) and edit the text to add.
+    ``source`` (channel, ts, permalink…) travels in ``private_metadata``."""
+    metadata = _dumps({"source": dict(source)})
+    title = "Add to timeline"
+    if not incidents:
+        blocks = [_section("There is no open incident you can add this message to.")]
+        return _modal(CallbackId.ADD_TO_TIMELINE_MODAL, title, blocks, metadata)
+    shown = list(incidents[:MAX_OPTIONS])
+    if preselected is not None and all(i.id != preselected for i in shown):
+        chosen = [i for i in incidents if i.id == preselected]
+        shown = [*chosen, *shown][:MAX_OPTIONS]
+    options = [_incident_option(i) for i in shown]
+    select: Block = {
+        "type": "static_select",
+        "action_id": BlockId.PICK_INCIDENT,
+        "placeholder": _plain("Choose an incident"),
+        "options": options,
+    }
+    if preselected is not None:
+        _set_initial_option(select, options, str(preselected))
+    blocks = [
+        _input(BlockId.PICK_INCIDENT, "Incident", select),
+        _text_input(
+            BlockId.TIMELINE_TEXT,
+            "Text",
+            initial=truncate(message_text, TIMELINE_TEXT_MAX_LENGTH),
+            multiline=True,
+            max_length=TIMELINE_TEXT_MAX_LENGTH,
+            hint="Added to the timeline with a link to the message.",
+        ),
+    ]
+    return _modal(CallbackId.ADD_TO_TIMELINE_MODAL, title, blocks, metadata, submit="Add")
+
+
+def parse_add_to_timeline(view: Mapping[str, Any]) -> TimelineAddition:
+    values = _state(view)
+    errors: dict[str, str] = {}
+    incident_id = _incident_id(_single(values, BlockId.PICK_INCIDENT))
+    if incident_id is None:
+        errors[BlockId.PICK_INCIDENT] = "Choose an incident."
+    text = _text(values, BlockId.TIMELINE_TEXT).strip()
+    if not text:
+        errors[BlockId.TIMELINE_TEXT] = "Write what to add to the timeline."
+    elif len(text) > TIMELINE_TEXT_MAX_LENGTH:
+        errors[BlockId.TIMELINE_TEXT] = (
+            f"At most {TIMELINE_TEXT_MAX_LENGTH} characters ({len(text)} given)."
+        )
+    if errors:
+        raise FormInvalid(errors)
+    assert incident_id is not None
+    source = _metadata_of(view).get("source")
+    return TimelineAddition(incident_id, text, source if isinstance(source, dict) else {})
+
+
+# ---------------------------------------------------------------------------------------------------
+# 10. A stale submission
+# ---------------------------------------------------------------------------------------------------
+
+
+def conflict_view(kind: str, fresh_view: Mapping[str, Any]) -> View:
+    """``fresh_view`` (the modal of the same ``kind`` rebuilt from the current incident) with a
+    warning on top: the handler answers a stale submission with ``response_action: update``."""
+    expected = _KIND_CALLBACKS.get(kind)
+    if expected is None:
+        raise ValueError(f"unknown modal kind {kind!r} (known: {', '.join(_KIND_CALLBACKS)})")
+    if fresh_view.get("callback_id") != expected:
+        raise ValueError(f"a {kind} conflict needs a fresh {expected} view")
+    warning = _section(CONFLICT_TEXT)
+    blocks = [b for b in fresh_view.get("blocks", []) if b != warning]
+    if len(blocks) + 1 > MAX_BLOCKS:
+        blocks = [b for b in blocks if b.get("type") != "context"][: MAX_BLOCKS - 1]
+    return {**fresh_view, "blocks": [warning, *blocks]}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Small pieces
+# ---------------------------------------------------------------------------------------------------
+
+
+def _modal(
+    callback_id: CallbackId,
+    title: str,
+    blocks: list[Block],
+    metadata: str,
+    *,
+    submit: str | None = None,
+    close: str = "Cancel",
+) -> View:
+    view: View = {
+        "type": "modal",
+        "callback_id": callback_id,
+        "title": _plain(_fit(title, MODAL_TITLE_MAX)),
+        "close": _plain(_fit(close, MODAL_TITLE_MAX)),
+        "blocks": blocks,
+        "private_metadata": metadata,
+    }
+    if submit is not None:
+        view["submit"] = _plain(_fit(submit, MODAL_TITLE_MAX))
+    return view
+
+
+def _incident_metadata(incident: Incident, **extra: JsonValue) -> str:
+    return _dumps({"incident_id": incident.id, "version": incident.version, **extra})
+
+
+def _dumps(data: Mapping[str, Any]) -> str:
+    # ASCII only: the length Slack counts is then the length Python counts.
+    text = json.dumps(data, separators=(",", ":"))
+    if len(text) > PRIVATE_METADATA_MAX:
+        raise ValueError(
+            f"private_metadata would be {len(text)} characters (Slack allows "
+            f"{PRIVATE_METADATA_MAX}): pass references, not contents"
+        )
+    return text
+
+
+def _metadata_of(view: Mapping[str, Any]) -> Mapping[str, Any]:
+    raw = view.get("private_metadata")
+    try:
+        data = json.loads(raw) if isinstance(raw, str) and raw else {}
+    except ValueError:
+        data = {}
+    return data if isinstance(data, dict) else {}
+
+
+def _incident_context(
+    incident: Incident, styles: Mapping[Priority, PriorityStyle] | None = None
+) -> Block:
+    priority = (
+        style_of(styles, incident.priority).label(incident.priority)
+        if styles is not None
+        else incident.priority.label
+    )
+    title = escape(truncate(incident.title, 128))
+    return _context(f"*{incident.reference} {title}* · {priority} · {incident.status.label}")
+
+
+def _incident_option(
+    incident: Incident, styles: Mapping[Priority, PriorityStyle] | None = None
+) -> Block:
+    """``#12 P2 Checkout down…`` (75 characters at most), its status underneath."""
+    text = f"{incident.reference} {incident.priority.label} {incident.title}"
+    description = incident.status.label
+    if styles is not None:
+        description = f"{style_of(styles, incident.priority).name} · {description}"
+    return _option(text, str(incident.id), description=description)
+
+
+def _incident_id(value: str | None) -> int | None:
+    return int(value) if value is not None and value.isdigit() and int(value) > 0 else None
+
+
+def _state(view: Mapping[str, Any]) -> Mapping[str, Any]:
+    state = view.get("state")
+    values = state.get("values") if isinstance(state, Mapping) else None
+    return values if isinstance(values, Mapping) else {}
+
+
+def _value(values: Mapping[str, Any], block_id: str) -> JsonValue:
+    """The value of the one element of an input block, whatever its type: a string, a list of
+    strings or ``None``."""
+    actions = values.get(block_id)
+    entry = next(iter(actions.values()), None) if isinstance(actions, Mapping) else None
+    if not isinstance(entry, Mapping):
+        return None
+    kind = entry.get("type")
+    if kind in ("static_select", "radio_buttons"):
+        option = entry.get("selected_option")
+        return _str_or_none(option.get("value")) if isinstance(option, Mapping) else None
+    if kind in ("multi_static_select", "checkboxes"):
+        options = entry.get("selected_options") or []
+        return [str(o["value"]) for o in options if isinstance(o, Mapping) and "value" in o]
+    if kind == "users_select":
+        return _str_or_none(entry.get("selected_user"))
+    value = entry.get("value")
+    return str(value) if isinstance(value, str | int | float) else None
+
+
+def _single(values: Mapping[str, Any], block_id: str) -> str | None:
+    value = _value(values, block_id)
+    return value if isinstance(value, str) and value else None
+
+
+def _multi(values: Mapping[str, Any], block_id: str) -> list[str]:
+    value = _value(values, block_id)
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def _text(values: Mapping[str, Any], block_id: str) -> str:
+    value = _value(values, block_id)
+    return value if isinstance(value, str) else ""
+
+
+def _str_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _plain(text: str) -> Block:
+    return {"type": "plain_text", "text": text, "emoji": True}
+
+
+def _section(text: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, SECTION_MAX)}}
+
+
+def _context(text: str) -> Block:
+    return {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": truncate(text, SECTION_MAX)}],
+    }
+
+
+def _input(
+    block_id: str,
+    label: str,
+    element: Block,
+    *,
+    optional: bool = False,
+    hint: str | None = None,
+) -> Block:
+    block: Block = {
+        "type": "input",
+        "block_id": block_id,
+        "label": _plain(_fit(label, LABEL_MAX)),
+        "element": element,
+        "optional": optional,
+    }
+    if hint:
+        block["hint"] = _plain(_fit(hint, LABEL_MAX))
+    return block
+
+
+def _text_input(
+    block_id: str,
+    label: str,
+    *,
+    initial: str | None = None,
+    optional: bool = False,
+    multiline: bool = False,
+    max_length: int | None = None,
+    placeholder: str | None = None,
+    hint: str | None = None,
+) -> Block:
+    """A plain_text_input; ``initial`` is the raw value to edit (never escaped: what the user sees
+    and submits back is the stored text)."""
+    element: Block = {"type": "plain_text_input", "action_id": block_id}
+    if multiline:
+        element["multiline"] = True
+    if max_length is not None:
+        element["max_length"] = max_length
+    if initial:
+        element["initial_value"] = truncate(initial, max_length) if max_length else initial
+    if placeholder:
+        element["placeholder"] = _plain(placeholder)
+    return _input(block_id, label, element, optional=optional, hint=hint)
+
+
+def _option(text: str, value: str, *, description: str = "", escaped: bool = True) -> Block:
+    """An option; user or catalog text is escaped (``escaped=False`` for the bot's own labels)."""
+    fit = _fit if escaped else truncate
+    option: Block = {"text": _plain(fit(text, OPTION_TEXT_MAX)), "value": _option_value(value)}
+    if description:
+        option["description"] = _plain(fit(description, OPTION_TEXT_MAX))
+    return option
+
+
+def _option_value(text: str) -> str:
+    return text[:OPTION_VALUE_MAX]
+
+
+def _set_initial_option(element: Block, options: Sequence[Block], value: str | None) -> None:
+    if value is None:
+        return
+    for option in options:
+        if option["value"] == _option_value(value):
+            element["initial_option"] = option
+            return
+
+
+def _fit(text: str, limit: int) -> str:
+    """``text`` escaped, cut so that the escaped form fits ``limit`` (never splitting an entity)."""
+    escaped = escape(text)
+    if len(escaped) <= limit:
+        return escaped
+    cut = limit - 1
+    while cut > 0 and len(escape(text[:cut])) > limit - 1:
+        cut -= 1
+    return escape(text[:cut]) + "…"
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _whole_number_text(value: JsonValue) -> str | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else None
+    text = str(value).strip() if isinstance(value, int | str) else ""
+    return text if _WHOLE_NUMBER.match(text) else None

@@ -1,0 +1,566 @@
+"""The Slack side effects of the lifecycle, performed by the outbox worker after commit.
+
+Job kinds (``SYNC``, ``CHANGE``…) are what the service enqueues; ``SlackEffects.perform`` runs one.
+``SYNC`` is a reconciler: it reads the incident as it is now and brings Slack in step (channel,
+members, topic, pinned summary, announcement, deploy warning, the reply in the source thread),
+recording every message it owns in ``slack_ref``. It is therefore idempotent and resumable: after a
+crash it finds what was done (and, for a call whose answer was lost, looks its message up by its
+metadata before posting again), so there is exactly one channel, announcement and summary.
+
+The path of a new critical incident is three dependent rounds of Slack calls, everything else
+concurrent: create the channel → {invite, post the summary, set the topic, announce, reply in the
+source thread, warn the deploy channel} → {pin the summary, delete the topic notice}.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Mapping, Sequence
+from datetime import timedelta
+from typing import Any
+
+from bot.blocks.home import PriorityStyle
+from bot.blocks.incident import (
+    IncidentView,
+    announcement_message,
+    change_reply,
+    closing_summary_message,
+    deploy_warning_message,
+    role_assigned_dm,
+    side_effect_failed_message,
+    status_update_message,
+    summary_message,
+    topic_text,
+)
+from bot.config import Catalog
+from bot.domain.incident import Actor, Incident, Priority, ResponseType, Status, TimelineKind
+from bot.domain.naming import channel_name, with_suffix
+from bot.ports import Chat, ChatError, Clock
+from storage.outbox import OutboxJob
+from storage.repository import (
+    IncidentRepository,
+    ParticipantRepository,
+    RoleRepository,
+    SlackRef,
+    SlackRefRepository,
+    TimelineRepository,
+)
+
+log = logging.getLogger("firefighter.effects")
+
+SYNC = "slack.sync"
+CHANGE = "slack.change"
+ROLE_DM = "slack.role_dm"
+BROADCAST = "slack.broadcast"
+NOTICE = "slack.notice"
+CLOSING = "slack.closing"
+ARCHIVE = "slack.archive"
+
+# slack_ref kinds
+SUMMARY = "summary"
+ANNOUNCEMENT = "announcement"
+TOPIC = "topic"
+MEMBERS = "members"
+DEPLOY_WARNING = "deploy_warning"
+SOURCE = "source"
+ARCHIVED = "archived"
+CHANNEL_INTENT = "channel_intent"
+
+ANNOUNCED_KINDS = frozenset(
+    {
+        TimelineKind.STATUS_CHANGE,
+        TimelineKind.PRIORITY_CHANGE,
+        TimelineKind.CLOSED,
+        TimelineKind.REOPENED,
+        TimelineKind.CONVERTED,
+    }
+)
+"""Timeline kinds told in the announcement's thread."""
+
+_DESCRIPTIONS = {
+    SYNC: "update the incident's Slack channel and announcement",
+    CHANGE: "announce the change",
+    ROLE_DM: "send the role's duties by direct message",
+    BROADCAST: "broadcast the status update",
+    NOTICE: "report a failure",
+    CLOSING: "post the closing summary",
+    ARCHIVE: "archive the channel",
+}
+
+MAX_NAME_ATTEMPTS = 20
+IGNORED_INVITE_ERRORS = frozenset({"already_in_channel", "cant_invite_self"})
+
+
+def describe(kind: str) -> str:
+    """What the job kind does, for "Could not <describe>" messages."""
+    return _DESCRIPTIONS.get(kind, kind)
+
+
+def _metadata(kind: str, incident_id: int) -> dict[str, Any]:
+    return {"event_type": f"firefighter_{kind}", "event_payload": {"incident_id": incident_id}}
+
+
+async def _gather(calls: Sequence[Awaitable[None]]) -> None:
+    """Run independent calls concurrently; raise the most retryable error (transient first)."""
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    errors = [r for r in results if isinstance(r, BaseException)]
+    if not errors:
+        return
+    for error in errors:
+        if not isinstance(error, ChatError) or error.transient:
+            raise error
+    raise errors[0]
+
+
+class SlackEffects:
+    def __init__(
+        self,
+        chat: Chat,
+        catalog: Catalog,
+        clock: Clock,
+        *,
+        incidents: IncidentRepository | None = None,
+        roles: RoleRepository | None = None,
+        timeline: TimelineRepository | None = None,
+        participants: ParticipantRepository | None = None,
+        refs: SlackRefRepository | None = None,
+    ) -> None:
+        self.chat = chat
+        self.catalog = catalog
+        self.clock = clock
+        self.incidents = incidents or IncidentRepository()
+        self.roles = roles or RoleRepository()
+        self.timeline = timeline or TimelineRepository()
+        self.participants = participants or ParticipantRepository()
+        self.refs = refs or SlackRefRepository()
+
+    async def perform(self, job: OutboxJob) -> None:
+        handler = {
+            SYNC: self.sync,
+            CHANGE: self.change,
+            ROLE_DM: self.role_dm,
+            BROADCAST: self.broadcast,
+            NOTICE: self.notice,
+            CLOSING: self.closing,
+            ARCHIVE: self.archive,
+        }.get(job.kind)
+        if handler is None:
+            raise ChatError(f"unknown job kind {job.kind}", transient=False)
+        await handler(job)
+
+    # --- the view every message is built from -----------------------------------------------
+
+    async def _view(self, incident: Incident) -> IncidentView:
+        priority = self.catalog.priority(incident.priority.label)
+        assignments = await self.roles.list(incident.id)
+        names = {role.key: role.name for role in self.catalog.roles}
+        commander = next((a.user_id for a in assignments if a.role == "commander"), None)
+        try:
+            category_name = self.catalog.category(incident.category).name
+        except KeyError:
+            category_name = incident.category
+        return IncidentView(
+            incident=incident,
+            style=PriorityStyle(emoji=priority.emoji, name=priority.name),
+            tz=self.catalog.reminders.tz,
+            now=self.clock.now(),
+            command=self.catalog.slack.command,
+            commander=commander,
+            roles=[(names.get(a.role, a.role), a.user_id) for a in assignments],
+            category_name=category_name,
+        )
+
+    async def _put(self, ref: SlackRef) -> None:
+        await self.refs.put(ref, at=self.clock.now())
+
+    # --- SYNC ---------------------------------------------------------------------------------
+
+    async def sync(self, job: OutboxJob) -> None:
+        incident = await self.incidents.require(int(job.payload["incident_id"]))
+        refs = await self.refs.all(incident.id)
+        retrying = job.attempts > 1
+        channel_id = incident.channel_id
+        wants_channel = incident.response_type is ResponseType.CRITICAL and incident.is_open
+        if wants_channel and channel_id is None:
+            channel_id = await self._create_channel(incident, refs, retrying=retrying)
+            incident = await self.incidents.require(incident.id)
+        view = await self._view(incident)
+        round_two: list[Awaitable[None]] = []
+        has_live_channel = channel_id is not None and ARCHIVED not in refs
+        if has_live_channel and channel_id is not None:
+            if incident.response_type is ResponseType.CRITICAL:
+                round_two += [
+                    self._invite(incident, channel_id, refs),
+                    self._summary(view, channel_id, refs, retrying=retrying),
+                    self._topic(view, channel_id, refs),
+                ]
+            else:
+                round_two.append(self._archive_converted(incident, channel_id))
+        round_two += [
+            self._announce(view, refs, retrying=retrying),
+            self._deploy_warning(incident, view.style, refs),
+            self._source_reply(incident, refs),
+        ]
+        await _gather(round_two)
+
+    async def _create_channel(
+        self, incident: Incident, refs: Mapping[str, SlackRef], *, retrying: bool
+    ) -> str:
+        base = channel_name(
+            self.catalog.slack.channel_name_template,
+            incident_id=incident.id,
+            title=incident.title,
+            priority_label=incident.priority.label,
+            category=incident.category,
+            environment=incident.primary_environment,
+            date=incident.created_at.astimezone(self.catalog.reminders.tz).date(),
+        )
+        tried = refs.get(CHANNEL_INTENT)
+        for attempt in range(1, MAX_NAME_ATTEMPTS + 1):
+            name = base if attempt == 1 else with_suffix(base, attempt)
+            if retrying or (tried is not None and tried.data.get("name") == name):
+                adopted = await self._adopt(incident, name)
+                if adopted is not None:
+                    return adopted
+            await self._put(
+                SlackRef(
+                    incident_id=incident.id,
+                    kind=CHANNEL_INTENT,
+                    channel_id="",
+                    data={"name": name},
+                )
+            )
+            try:
+                channel_id = await self.chat.create_channel(name, private=incident.private)
+            except ChatError as error:
+                if error.code != "name_taken":
+                    raise
+                adopted = await self._adopt(incident, name)
+                if adopted is not None:
+                    return adopted
+                continue
+            await self.incidents.set_channel(incident.id, channel_id, name)
+            return channel_id
+        raise ChatError("name_taken", method="conversations.create", transient=False)
+
+    async def _adopt(self, incident: Incident, name: str) -> str | None:
+        """A channel of that name the bot itself created for this incident (its answer was
+        lost in a crash): take it rather than creating a second one."""
+        found = await self.chat.find_channel(name)
+        if found is None or found.creator != self.chat.bot_user_id or found.is_archived:
+            return None
+        owner = await self.incidents.get_by_channel(found.id)
+        if owner is not None and owner.id != incident.id:
+            return None
+        await self.incidents.set_channel(incident.id, found.id, found.name)
+        return found.id
+
+    async def _wanted_members(self, incident: Incident) -> list[str]:
+        wanted: list[str] = [incident.created_by]
+        wanted += [a.user_id for a in await self.roles.list(incident.id)]
+        try:
+            category = self.catalog.category(incident.category)
+        except KeyError:
+            category = None
+        groups: list[str] = list(category.responders.usergroups) if category else []
+        users: list[str] = list(category.responders.users) if category else []
+        all_hands = self.catalog.slack.all_hands_usergroup
+        if all_hands and incident.priority.label in self.catalog.slack.all_hands_priorities:
+            groups.append(all_hands)
+        resolved = await asyncio.gather(
+            *(self.chat.usergroup_members(g) for g in groups),
+            *(self.chat.resolve_user(u) for u in users),
+        )
+        for item in resolved:
+            if isinstance(item, list):
+                wanted += item
+            elif item:
+                wanted.append(item)
+        left = {p.user_id for p in await self.participants.list(incident.id) if p.has_left}
+        return [u for u in dict.fromkeys(wanted) if u not in left and u != self.chat.bot_user_id]
+
+    async def _invite(
+        self, incident: Incident, channel_id: str, refs: Mapping[str, SlackRef]
+    ) -> None:
+        done = refs.get(MEMBERS)
+        listed = done.data.get("invited") if done else None
+        invited = {str(u) for u in listed} if isinstance(listed, list) else set()
+        new = [u for u in await self._wanted_members(incident) if u not in invited]
+        if not new:
+            return
+        refused = await self.chat.invite(channel_id, new)
+        refused = {u: e for u, e in refused.items() if e not in IGNORED_INVITE_ERRORS}
+        await self._put(
+            SlackRef(
+                incident_id=incident.id,
+                kind=MEMBERS,
+                channel_id=channel_id,
+                data={"invited": list(sorted(invited | set(new)))},
+            )
+        )
+        if refused:
+            listed = ", ".join(f"<@{u}> ({e})" for u, e in refused.items())
+            log.warning(
+                "some responders could not be invited",
+                extra={"incident_id": incident.id, "refused": refused},
+            )
+            await self.chat.post(channel_id, {"text": f"I could not invite {listed}."})
+
+    async def _summary(
+        self, view: IncidentView, channel_id: str, refs: Mapping[str, SlackRef], *, retrying: bool
+    ) -> None:
+        incident = view.incident
+        message = summary_message(view)
+        ref = refs.get(SUMMARY)
+        if ref is not None and ref.ts:
+            await self.chat.update(ref.channel_id, ref.ts, message)
+            return
+        ts = None
+        if retrying:
+            ts = await self.chat.find_message(channel_id, f"firefighter_{SUMMARY}", incident.id)
+        if ts is None:
+            ts = await self.chat.post(channel_id, message, metadata=_metadata(SUMMARY, incident.id))
+        await self._put(
+            SlackRef(incident_id=incident.id, kind=SUMMARY, channel_id=channel_id, ts=ts)
+        )
+        await self.chat.pin(channel_id, ts)
+
+    async def _topic(
+        self, view: IncidentView, channel_id: str, refs: Mapping[str, SlackRef]
+    ) -> None:
+        text = topic_text(view)
+        ref = refs.get(TOPIC)
+        if ref is not None and ref.data.get("text") == text:
+            return
+        await self.chat.set_topic(channel_id, text)
+        await self._put(
+            SlackRef(
+                incident_id=view.incident.id, kind=TOPIC, channel_id=channel_id, data={"text": text}
+            )
+        )
+        # Slack leaves a "set the channel topic" notice: the bot's own are noise, delete them.
+        for ts in await self.chat.topic_notices(channel_id):
+            await self.chat.delete(channel_id, ts)
+
+    async def _announcement_channel(self, incident: Incident) -> str | None:
+        slack = self.catalog.slack
+        if incident.private:
+            reference = slack.private_digest_channel
+        else:
+            reference = self.catalog.announcement_channel_for(incident.priority.label)
+        if not reference:
+            return None
+        return await self.chat.resolve_channel(reference)
+
+    async def _announce(
+        self, view: IncidentView, refs: Mapping[str, SlackRef], *, retrying: bool
+    ) -> None:
+        incident = view.incident
+        ref = refs.get(ANNOUNCEMENT)
+        message = announcement_message(view, incident.channel_id)
+        if ref is not None and ref.ts:
+            await self.chat.update(ref.channel_id, ref.ts, message)
+            return
+        channel = await self._announcement_channel(incident)
+        if channel is None:
+            return
+        ts = None
+        if retrying:
+            ts = await self.chat.find_message(channel, f"firefighter_{ANNOUNCEMENT}", incident.id)
+        if ts is None:
+            ts = await self.chat.post(
+                channel, message, metadata=_metadata(ANNOUNCEMENT, incident.id)
+            )
+        await self._put(
+            SlackRef(incident_id=incident.id, kind=ANNOUNCEMENT, channel_id=channel, ts=ts)
+        )
+
+    def _needs_deploy_warning(self, incident: Incident) -> bool:
+        try:
+            category = self.catalog.category(incident.category)
+        except KeyError:
+            return False
+        return (
+            incident.priority is Priority.P1
+            and not incident.private
+            and category.deploy_warning
+            and self.catalog.environment(incident.primary_environment).production
+            and self.catalog.slack.deploy_warning_channel is not None
+        )
+
+    async def _deploy_warning(
+        self, incident: Incident, style: PriorityStyle, refs: Mapping[str, SlackRef]
+    ) -> None:
+        ref = refs.get(DEPLOY_WARNING)
+        active = self._needs_deploy_warning(incident) and not incident.status.is_mitigated_or_later
+        if ref is None:
+            if not active:
+                return
+            reference = self.catalog.slack.deploy_warning_channel
+            channel = await self.chat.resolve_channel(reference) if reference else None
+            if channel is None:
+                return
+            ts = await self.chat.post(
+                channel,
+                deploy_warning_message(incident, style, lifted=False),
+                metadata=_metadata(DEPLOY_WARNING, incident.id),
+            )
+            await self._put(
+                SlackRef(incident_id=incident.id, kind=DEPLOY_WARNING, channel_id=channel, ts=ts)
+            )
+            return
+        lifted = bool(ref.data.get("lifted"))
+        if lifted == (not active) or not ref.ts:
+            return
+        await self.chat.update(
+            ref.channel_id, ref.ts, deploy_warning_message(incident, style, lifted=not active)
+        )
+        await self._put(
+            SlackRef(
+                incident_id=incident.id,
+                kind=DEPLOY_WARNING,
+                channel_id=ref.channel_id,
+                ts=ref.ts,
+                data={"lifted": not active},
+            )
+        )
+
+    async def _source_reply(self, incident: Incident, refs: Mapping[str, SlackRef]) -> None:
+        ref = refs.get(SOURCE)
+        if ref is None or ref.data.get("replied") or not ref.ts:
+            return
+        if incident.response_type is ResponseType.CRITICAL and incident.channel_id is None:
+            return
+        where = f" in <#{incident.channel_id}>" if incident.channel_id else ""
+        text = f"Incident {incident.reference} was declared from this message{where}."
+        try:
+            await self.chat.post(ref.channel_id, {"text": text}, thread_ts=ref.ts)
+        except ChatError as error:
+            if error.transient:
+                raise
+            log.warning(
+                "could not reply in the source thread",
+                extra={"incident_id": incident.id, "error": error.code},
+            )
+        await self._put(
+            SlackRef(
+                incident_id=incident.id,
+                kind=SOURCE,
+                channel_id=ref.channel_id,
+                ts=ref.ts,
+                data={"replied": True},
+            )
+        )
+
+    async def _archive_converted(self, incident: Incident, channel_id: str) -> None:
+        await self.chat.post(
+            channel_id,
+            {
+                "text": f"{incident.reference} is now tracked without a channel "
+                "(normal incident): this channel is archived."
+            },
+        )
+        await self._archive_channel(incident, channel_id)
+
+    async def _archive_channel(self, incident: Incident, channel_id: str) -> None:
+        try:
+            await self.chat.archive(channel_id)
+        except ChatError as error:
+            if error.code not in ("channel_not_found", "is_archived"):
+                raise
+        await self._put(SlackRef(incident_id=incident.id, kind=ARCHIVED, channel_id=channel_id))
+
+    # --- one-shot effects -----------------------------------------------------------------------
+
+    async def change(self, job: OutboxJob) -> None:
+        incident = await self.incidents.require(int(job.payload["incident_id"]))
+        refs = await self.refs.all(incident.id)
+        actor = str(job.payload.get("actor") or "") or None
+        texts = [str(t) for t in job.payload.get("texts") or []]
+        message = change_reply(incident, "\n".join(texts), actor=actor)
+        calls: list[Awaitable[Any]] = []
+        for kind in (ANNOUNCEMENT, SOURCE):
+            ref = refs.get(kind)
+            if ref is not None and ref.ts:
+                calls.append(self.chat.post(ref.channel_id, message, thread_ts=ref.ts))
+        if incident.channel_id and ARCHIVED not in refs:
+            calls.append(self.chat.post(incident.channel_id, message))
+        await _gather(calls)
+
+    async def role_dm(self, job: OutboxJob) -> None:
+        incident = await self.incidents.require(int(job.payload["incident_id"]))
+        role = self.catalog.role(str(job.payload["role"]))
+        user_id = str(job.payload["user_id"])
+        actor = str(job.payload.get("actor") or "")
+        message = role_assigned_dm(
+            incident, role.name, role.duties, incident.channel_id, Actor.user(actor or user_id)
+        )
+        try:
+            await self.chat.dm(user_id, message)
+        except ChatError as error:
+            if error.transient or incident.channel_id is None:
+                raise
+            # DMs refused (messages tab disabled, a bot…): say it in the incident channel, which
+            # is private for private incidents (never a public fallback).
+            await self.chat.post(
+                incident.channel_id,
+                {
+                    "text": f"<@{user_id}>: {message.get('text', '')}",
+                    "blocks": message.get("blocks", []),
+                },
+            )
+
+    async def broadcast(self, job: OutboxJob) -> None:
+        incident = await self.incidents.require(int(job.payload["incident_id"]))
+        entry = await self.timeline.get(int(job.payload["entry_id"]))
+        if entry is None:
+            return
+        author = str(entry.data.get("author") or entry.actor.id)
+        message = status_update_message(incident, entry.text, author, entry.source_permalink)
+        refs = await self.refs.all(incident.id)
+        calls: list[Awaitable[Any]] = []
+        for kind in (ANNOUNCEMENT, SOURCE):
+            ref = refs.get(kind)
+            if ref is not None and ref.ts:
+                calls.append(self.chat.post(ref.channel_id, message, thread_ts=ref.ts))
+        if not calls:
+            channel = await self._announcement_channel(incident)
+            if channel is not None:
+                calls.append(self.chat.post(channel, message))
+        await _gather(calls)
+
+    async def notice(self, job: OutboxJob) -> None:
+        incident = await self.incidents.require(int(job.payload["incident_id"]))
+        message = side_effect_failed_message(
+            incident.reference, str(job.payload["what"]), str(job.payload["error"])
+        )
+        calls: list[Awaitable[Any]] = []
+        if incident.channel_id:
+            calls.append(self.chat.post(incident.channel_id, message))
+        actor = str(job.payload.get("actor") or "")
+        if actor:
+            calls.append(self.chat.dm(actor, message))
+        results = await asyncio.gather(*calls, return_exceptions=True)
+        if calls and all(isinstance(r, BaseException) for r in results):
+            raise next(r for r in results if isinstance(r, BaseException))
+
+    async def closing(self, job: OutboxJob) -> None:
+        incident = await self.incidents.require(int(job.payload["incident_id"]))
+        if incident.channel_id is None or incident.status is not Status.CLOSED:
+            return
+        view = await self._view(incident)
+        entries = await self.timeline.list(incident.id, limit=10_000)
+        message = closing_summary_message(
+            view,
+            len(entries),
+            archive_after=timedelta(hours=self.catalog.slack.archive_delay_hours),
+        )
+        await self.chat.post(incident.channel_id, message)
+
+    async def archive(self, job: OutboxJob) -> None:
+        incident = await self.incidents.require(int(job.payload["incident_id"]))
+        refs = await self.refs.all(incident.id)
+        if incident.status is not Status.CLOSED or incident.channel_id is None or ARCHIVED in refs:
+            return  # reopened meanwhile, no channel, or already archived
+        await self._archive_channel(incident, incident.channel_id)

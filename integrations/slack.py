@@ -1,0 +1,322 @@
+"""``SlackChat``: the ``Chat`` port over slack_sdk's ``AsyncWebClient``.
+
+Every Slack error becomes a ``ChatError`` saying whether a retry may help (429 with its
+``Retry-After``, network failures, Slack's own ``internal_error``/``fatal_error``…); the outbox
+worker decides what to do with it. Look-ups of configured names (``#incidents``, ``@sre``,
+``ops.lead@example.com``) are cached: they are on every declaration's path and change rarely.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
+
+from bot.ports import ChannelInfo, ChatError, Message
+
+log = logging.getLogger("firefighter.slack")
+
+TRANSIENT_ERRORS = frozenset(
+    {
+        "ratelimited",
+        "internal_error",
+        "fatal_error",
+        "service_unavailable",
+        "request_timeout",
+        "team_added_to_org",
+        "network",
+    }
+)
+"""Errors worth retrying later; every other Slack error code is permanent for that call."""
+
+CACHE_SECONDS = 600.0
+
+_T = TypeVar("_T")
+
+
+def _error_of(exc: Exception, method: str) -> ChatError:
+    if isinstance(exc, SlackApiError):
+        response = exc.response
+        code = str(response.get("error") or f"http_{response.status_code}")
+        retry_after: float | None = None
+        if response.status_code == 429:
+            code = "ratelimited"
+            raw = response.headers.get("Retry-After") or response.headers.get("retry-after")
+            try:
+                retry_after = float(raw) if raw is not None else None
+            except (TypeError, ValueError):
+                retry_after = None
+        transient = code in TRANSIENT_ERRORS or response.status_code >= 500
+        return ChatError(code, method=method, retry_after=retry_after, transient=transient)
+    return ChatError("network", method=method, transient=True)
+
+
+class SlackChat:
+    def __init__(self, client: AsyncWebClient, bot_user_id: str) -> None:
+        self.client = client
+        self.bot_user_id = bot_user_id
+        self._cache: dict[str, tuple[float, Any]] = {}
+
+    async def _call(self, method: str, call: Awaitable[_T]) -> _T:
+        try:
+            return await call
+        except (TimeoutError, SlackApiError, aiohttp.ClientError) as exc:
+            raise _error_of(exc, method) from exc
+
+    # --- channels ---------------------------------------------------------------------------
+
+    async def create_channel(self, name: str, *, private: bool) -> str:
+        response = await self._call(
+            "conversations.create",
+            self.client.conversations_create(name=name, is_private=private),
+        )
+        return str(response["channel"]["id"])
+
+    async def find_channel(self, name: str) -> ChannelInfo | None:
+        """Look the channel named ``name`` up among the channels the bot can see."""
+        cursor: str | None = None
+        while True:
+            response = await self._call(
+                "conversations.list",
+                self.client.conversations_list(
+                    types="public_channel,private_channel", limit=1000, cursor=cursor
+                ),
+            )
+            for channel in response.get("channels") or []:
+                if channel.get("name") == name:
+                    return ChannelInfo(
+                        id=channel["id"],
+                        name=channel["name"],
+                        creator=channel.get("creator"),
+                        is_archived=bool(channel.get("is_archived")),
+                        is_private=bool(channel.get("is_private")),
+                    )
+            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                return None
+
+    async def invite(self, channel_id: str, user_ids: Sequence[str]) -> dict[str, str]:
+        users = [u for u in dict.fromkeys(user_ids) if u and u != self.bot_user_id]
+        if not users:
+            return {}
+        try:
+            await self._call(
+                "conversations.invite",
+                self.client.conversations_invite(channel=channel_id, users=users),
+            )
+            return {}
+        except ChatError as error:
+            if error.transient or len(users) == 1:
+                if error.code in ("already_in_channel", "cant_invite_self"):
+                    return {}
+                if len(users) == 1 and not error.transient:
+                    return {users[0]: error.code}
+                raise
+        # One of them could not be invited (deactivated, external…): invite the others one by one.
+        refused: dict[str, str] = {}
+        results = await asyncio.gather(
+            *(self.invite(channel_id, [user]) for user in users), return_exceptions=True
+        )
+        for user, result in zip(users, results, strict=True):
+            if isinstance(result, BaseException):
+                if isinstance(result, ChatError) and result.transient:
+                    raise result
+                refused[user] = getattr(result, "code", str(result))
+            else:
+                refused.update(result)
+        return refused
+
+    async def set_topic(self, channel_id: str, topic: str) -> None:
+        await self._call(
+            "conversations.setTopic",
+            self.client.conversations_setTopic(channel=channel_id, topic=topic),
+        )
+
+    async def archive(self, channel_id: str) -> None:
+        try:
+            await self._call(
+                "conversations.archive",
+                self.client.conversations_archive(channel=channel_id),
+            )
+        except ChatError as error:
+            if error.code != "already_archived":
+                raise
+
+    async def add_bookmark(self, channel_id: str, title: str, link: str) -> None:
+        await self._call(
+            "bookmarks.add",
+            self.client.bookmarks_add(channel_id=channel_id, title=title, type="link", link=link),
+        )
+
+    # --- messages ---------------------------------------------------------------------------
+
+    async def post(
+        self,
+        channel_id: str,
+        message: Message,
+        *,
+        thread_ts: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> str:
+        kwargs: dict[str, Any] = dict(message)
+        if thread_ts:
+            kwargs["thread_ts"] = thread_ts
+        if metadata is not None:
+            kwargs["metadata"] = dict(metadata)
+        response = await self._call(
+            "chat.postMessage",
+            self.client.chat_postMessage(channel=channel_id, **kwargs),
+        )
+        return str(response["ts"])
+
+    async def update(self, channel_id: str, ts: str, message: Message) -> None:
+        await self._call(
+            "chat.update",
+            self.client.chat_update(channel=channel_id, ts=ts, **dict(message)),
+        )
+
+    async def pin(self, channel_id: str, ts: str) -> None:
+        try:
+            await self._call("pins.add", self.client.pins_add(channel=channel_id, timestamp=ts))
+        except ChatError as error:
+            if error.code != "already_pinned":
+                raise
+
+    async def delete(self, channel_id: str, ts: str) -> None:
+        try:
+            await self._call("chat.delete", self.client.chat_delete(channel=channel_id, ts=ts))
+        except ChatError as error:
+            if error.code != "message_not_found":
+                raise
+
+    async def _history(self, channel_id: str, oldest: str | None) -> list[dict[str, Any]]:
+        kwargs: dict[str, Any] = {"channel": channel_id, "limit": 200, "include_all_metadata": True}
+        if oldest:
+            kwargs["oldest"] = oldest
+        response: AsyncSlackResponse = await self._call(
+            "conversations.history", self.client.conversations_history(**kwargs)
+        )
+        return list(response.get("messages") or [])
+
+    async def find_message(
+        self, channel_id: str, event_type: str, incident_id: int, *, oldest: str | None = None
+    ) -> str | None:
+        for message in await self._history(channel_id, oldest):
+            metadata = message.get("metadata") or {}
+            if (
+                metadata.get("event_type") == event_type
+                and (metadata.get("event_payload") or {}).get("incident_id") == incident_id
+            ):
+                return str(message["ts"])
+        return None
+
+    async def topic_notices(self, channel_id: str, *, oldest: str | None = None) -> list[str]:
+        return [
+            str(message["ts"])
+            for message in await self._history(channel_id, oldest)
+            if message.get("subtype") == "channel_topic" and message.get("user") == self.bot_user_id
+        ]
+
+    async def dm(self, user_id: str, message: Message) -> str:
+        response = await self._call(
+            "conversations.open", self.client.conversations_open(users=user_id)
+        )
+        return await self.post(str(response["channel"]["id"]), message)
+
+    async def ephemeral(self, channel_id: str, user_id: str, message: Message) -> None:
+        await self._call(
+            "chat.postEphemeral",
+            self.client.chat_postEphemeral(channel=channel_id, user=user_id, **dict(message)),
+        )
+
+    async def permalink(self, channel_id: str, ts: str) -> str | None:
+        try:
+            response = await self._call(
+                "chat.getPermalink",
+                self.client.chat_getPermalink(channel=channel_id, message_ts=ts),
+            )
+        except ChatError:
+            return None
+        return str(response.get("permalink") or "") or None
+
+    # --- directory (cached) -----------------------------------------------------------------
+
+    async def _cached(self, key: str, load: Callable[[], Awaitable[_T]]) -> _T:
+        hit = self._cache.get(key)
+        if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
+            value: _T = hit[1]
+            return value
+        loaded = await load()
+        self._cache[key] = (time.monotonic(), loaded)
+        return loaded
+
+    def forget(self) -> None:
+        """Drop cached look-ups (after a refresh job, or a config reload)."""
+        self._cache.clear()
+
+    async def resolve_channel(self, reference: str) -> str | None:
+        """``#name`` or a channel id → the id (None when the bot cannot see such a channel)."""
+        if not reference.startswith("#"):
+            return reference
+
+        async def load() -> str | None:
+            found = await self.find_channel(reference[1:])
+            return found.id if found and not found.is_archived else None
+
+        return await self._cached(f"channel:{reference}", load)
+
+    async def resolve_user(self, reference: str) -> str | None:
+        """A user id, or the email of a Slack account → the user id (None when unknown)."""
+        if "@" not in reference:
+            return reference
+
+        async def load() -> str | None:
+            try:
+                response = await self._call(
+                    "users.lookupByEmail", self.client.users_lookupByEmail(email=reference)
+                )
+            except ChatError as error:
+                if error.code == "users_not_found":
+                    return None
+                raise
+            return str(response["user"]["id"])
+
+        return await self._cached(f"user:{reference}", load)
+
+    async def usergroup_members(self, reference: str) -> list[str]:
+        """``@handle`` or a group id (``S…``) → its members (empty when unknown)."""
+
+        async def load() -> list[str]:
+            group_id: str | None = reference
+            if reference.startswith("@"):
+                response = await self._call("usergroups.list", self.client.usergroups_list())
+                group_id = next(
+                    (
+                        g["id"]
+                        for g in response.get("usergroups") or []
+                        if g.get("handle") == reference[1:]
+                    ),
+                    None,
+                )
+            if group_id is None:
+                return []
+            found = group_id
+            try:
+                users = await self._call(
+                    "usergroups.users.list",
+                    self.client.usergroups_users_list(usergroup=found),
+                )
+            except ChatError as error:
+                if error.code in ("no_such_subteam", "subteam_not_found"):
+                    return []
+                raise
+            return [str(u) for u in users.get("users") or []]
+
+        return await self._cached(f"group:{reference}", load)
