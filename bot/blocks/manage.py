@@ -573,7 +573,11 @@ def close_modal(incident: Incident, blockers: Sequence[Reason]) -> View:
         blocks.append(
             _section(
                 f"Close *{incident.reference} {escape(truncate(incident.title, 128))}*? "
-                "A closing summary is posted and the channel is archived."
+                + (
+                    "A closing summary is posted and the channel is archived."
+                    if incident.channel_id
+                    else "A closing summary is recorded on the timeline."
+                )
             )
         )
         submit = "Close incident"
