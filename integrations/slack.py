@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -37,6 +38,8 @@ TRANSIENT_ERRORS = frozenset(
 """Errors worth retrying later; every other Slack error code is permanent for that call."""
 
 CACHE_SECONDS = 600.0
+_CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{6,}")
+_USERGROUP_ID = re.compile(r"S[A-Z0-9]{6,}")
 
 _T = TypeVar("_T")
 
@@ -262,12 +265,14 @@ class SlackChat:
         self._cache.clear()
 
     async def resolve_channel(self, reference: str) -> str | None:
-        """``#name`` or a channel id → the id (None when the bot cannot see such a channel)."""
-        if not reference.startswith("#"):
+        """A channel id, or a name (``incidents`` or ``#incidents``) → the id (None when the bot
+        cannot see such a channel)."""
+        if _CHANNEL_ID.fullmatch(reference):
             return reference
+        name = reference.removeprefix("#")
 
         async def load() -> str | None:
-            found = await self.find_channel(reference[1:])
+            found = await self.find_channel(name)
             return found.id if found and not found.is_archived else None
 
         return await self._cached(f"channel:{reference}", load)
@@ -291,17 +296,19 @@ class SlackChat:
         return await self._cached(f"user:{reference}", load)
 
     async def usergroup_members(self, reference: str) -> list[str]:
-        """``@handle`` or a group id (``S…``) → its members (empty when unknown)."""
+        """A group id (``S…``) or handle (``payments-oncall`` or ``@payments-oncall``) → its
+        members (empty when unknown)."""
+        handle = reference.removeprefix("@")
 
         async def load() -> list[str]:
             group_id: str | None = reference
-            if reference.startswith("@"):
+            if not _USERGROUP_ID.fullmatch(reference):
                 response = await self._call("usergroups.list", self.client.usergroups_list())
                 group_id = next(
                     (
                         g["id"]
                         for g in response.get("usergroups") or []
-                        if g.get("handle") == reference[1:]
+                        if g.get("handle") == handle
                     ),
                     None,
                 )
