@@ -100,7 +100,8 @@ class Declared:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class IncidentChanges:
-    """New values from the update modal; ``None`` leaves a value as it is."""
+    """New values from the update modal; ``None`` leaves a value as it is. ``custom_fields``
+    sets the fields it names (a ``None`` value clears one); the others keep their value."""
 
     title: str | None = None
     summary: str | None = None
@@ -465,7 +466,11 @@ class IncidentService:
                     details[name] = {"from": old, "to": new}
             custom = dict(incident.custom_fields)
             if changes.custom_fields is not None:
-                custom = dict(changes.custom_fields)
+                for key, value in changes.custom_fields.items():
+                    if value is None:
+                        custom.pop(key, None)
+                    else:
+                        custom[key] = value
                 if custom != dict(incident.custom_fields):
                     details["custom_fields"] = {"to": custom}
             changed = dataclasses.replace(
