@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     database_url: str = "sqlite://firefighter.sqlite3"
     db_pool_size: int = Field(default=10, ge=1, le=200)
     auto_migrate: bool = True
+    #: How long a worker holds an outbox job (and its incident) before another may take it over:
+    #: after a crash, unfinished side effects resume once this has passed.
+    outbox_lease_seconds: float = Field(default=60.0, gt=0, le=3600)
 
     # The catalog file; None -> the packaged example.
     firefighter_config: Path | None = None

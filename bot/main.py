@@ -112,7 +112,9 @@ async def start_bot(
         ) from exc
     chat = SlackChat(client, str(identity["user_id"]))
     service = build_service(catalog, clock, chat=chat)
-    worker, _effects = build_worker(service, chat)
+    worker, _effects = build_worker(service, chat, lease_seconds=settings.outbox_lease_seconds)
+    warm_up = asyncio.create_task(chat.warm_up(catalog_references(catalog)), name="warm-up")
+    stack.push_async_callback(_cancel, warm_up)
     worker_task = asyncio.create_task(worker.run(), name="outbox-worker")
     stack.push_async_callback(_cancel, worker_task)
     background = Background()
@@ -150,6 +152,27 @@ async def start_bot(
         chat=chat,
         background=background,
     )
+
+
+def catalog_references(catalog: Catalog) -> tuple[list[str], list[str], list[str]]:
+    """The channels, user groups and users the catalog names (resolved once at start)."""
+    slack = catalog.slack
+    channels = [
+        c
+        for c in (
+            slack.announcement_channel,
+            slack.deploy_warning_channel,
+            slack.private_digest_channel,
+            *slack.announcement_overrides.values(),
+        )
+        if c
+    ]
+    groups = [g for g in (slack.incident_managers_usergroup, slack.all_hands_usergroup) if g]
+    users: list[str] = []
+    for category in catalog.categories:
+        groups += category.responders.usergroups
+        users += category.responders.users
+    return channels, groups, users
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

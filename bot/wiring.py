@@ -65,7 +65,11 @@ def build_service(
 
 
 def build_worker(
-    service: IncidentService, chat: Chat, *, worker_id: str | None = None
+    service: IncidentService,
+    chat: Chat,
+    *,
+    worker_id: str | None = None,
+    lease_seconds: float = 60.0,
 ) -> tuple[OutboxWorker, SlackEffects]:
     """The outbox worker performing the service's Slack side effects; the service wakes it."""
     effects = SlackEffects(chat, service.catalog, service.clock)
@@ -74,6 +78,7 @@ def build_worker(
         service.record_failure,
         clock=service.clock,
         worker_id=worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}",
+        lease_seconds=lease_seconds,
     )
     service.wake = worker.wake
     return worker, effects

@@ -257,8 +257,25 @@ class SlackChat:
             value: _T = hit[1]
             return value
         loaded = await load()
-        self._cache[key] = (time.monotonic(), loaded)
+        if loaded:  # "not found" is not cached: it may be created any minute
+            self._cache[key] = (time.monotonic(), loaded)
         return loaded
+
+    async def warm_up(self, references: tuple[list[str], list[str], list[str]]) -> None:
+        """Resolve the configured channels, groups and users ahead of the first incident, so that
+        a declaration's path has no look-up on it. Failures only log (the path resolves again)."""
+        channels, groups, users = references
+        results = await asyncio.gather(
+            *(self.resolve_channel(c) for c in dict.fromkeys(channels)),
+            *(self.usergroup_members(g) for g in dict.fromkeys(groups)),
+            *(self.resolve_user(u) for u in dict.fromkeys(users)),
+            return_exceptions=True,
+        )
+        failed = [r for r in results if isinstance(r, BaseException)]
+        if failed:
+            log.warning(
+                "could not resolve some configured Slack names", extra={"failed": len(failed)}
+            )
 
     def forget(self) -> None:
         """Drop cached look-ups (after a refresh job, or a config reload)."""
