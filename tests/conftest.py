@@ -104,3 +104,41 @@ async def bot(db: object, slack: object, catalog: object) -> AsyncIterator[objec
         running = await start_bot(settings, catalog, stack)  # type: ignore[arg-type]
         await slack.wait_for_connection()  # type: ignore[attr-defined]
         yield running
+
+
+@pytest_asyncio.fixture
+async def process_database() -> AsyncIterator[str]:
+    """A new, empty PostgreSQL database for a bot process (which must migrate it itself)."""
+    name = await create_database()
+    yield f"{postgres_url().rpartition('/')[0]}/{name}"
+    await drop_database(name)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def bot_process_env(slack: object, database_url: str, port: int, **extra: str) -> dict[str, str]:
+    """The environment of a `python -m bot run` process against the sandbox."""
+    import os
+
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key.upper() not in {"HTTP_PROXY", "HTTPS_PROXY"}
+    }
+    env.update(
+        SLACK_BOT_TOKEN=slack.bot_token,  # type: ignore[attr-defined]
+        SLACK_APP_TOKEN=slack.app_token,  # type: ignore[attr-defined]
+        SLACK_API_URL=slack.base_url,  # type: ignore[attr-defined]
+        DATABASE_URL=database_url,
+        FIREFIGHTER_HTTP_HOST="127.0.0.1",
+        FIREFIGHTER_HTTP_PORT=str(port),
+        LOG_LEVEL="DEBUG",
+    )
+    env.update(extra)
+    return env

@@ -3,54 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import socket
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
-import pytest_asyncio
 
 from sandbox.slack import SlackSandbox
-from tests.conftest import create_database, drop_database, postgres_url
+from tests.conftest import bot_process_env, free_port
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest_asyncio.fixture
-async def process_database() -> AsyncIterator[str]:
-    """A new, empty PostgreSQL database: the process must migrate it itself."""
-    name = await create_database()
-    yield f"{postgres_url().rpartition('/')[0]}/{name}"
-    await drop_database(name)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def test_the_real_process_migrates_connects_answers_and_stops_cleanly(
     slack: SlackSandbox, process_database: str
 ) -> None:
-    port = _free_port()
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key.upper() not in {"HTTP_PROXY", "HTTPS_PROXY"}
-    }
-    env.update(
-        SLACK_BOT_TOKEN=slack.bot_token,
-        SLACK_APP_TOKEN=slack.app_token,
-        SLACK_API_URL=slack.base_url,
-        DATABASE_URL=process_database,
-        FIREFIGHTER_HTTP_HOST="127.0.0.1",
-        FIREFIGHTER_HTTP_PORT=str(port),
-        LOG_LEVEL="DEBUG",
-    )
+    port = free_port()
+    env = bot_process_env(slack, process_database, port)
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
