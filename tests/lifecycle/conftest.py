@@ -1,0 +1,92 @@
+"""A seeded workspace and a quick way to declare through the service and wait for Slack."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from bot.domain.declaration import Declaration
+from bot.domain.incident import Actor, Incident
+from sandbox.slack import SlackSandbox
+from storage import models
+from storage.repository import IncidentRepository
+
+
+@dataclass
+class Workspace:
+    slack: SlackSandbox
+    alice: str
+    bob: str
+    responder: str
+    manager: str
+    incidents: str
+    major: str
+    deployments: str
+    private_digest: str
+
+
+@pytest.fixture
+def ws(slack: SlackSandbox) -> Workspace:
+    alice = slack.add_user("alice")
+    bob = slack.add_user("bob")
+    responder = slack.add_user("oncall")
+    manager = slack.add_user("manager")
+    slack.add_usergroup("payments-oncall", [responder])
+    slack.add_usergroup("incident-managers", [manager])
+    return Workspace(
+        slack=slack,
+        alice=alice,
+        bob=bob,
+        responder=responder,
+        manager=manager,
+        incidents=slack.add_channel("incidents", bot=True),
+        major=slack.add_channel("incidents-major", bot=True),
+        deployments=slack.add_channel("deployments", bot=True),
+        private_digest=slack.add_channel("incidents-private", bot=True),
+    )
+
+
+def outage(**changes: Any) -> Declaration:
+    values: dict[str, Any] = {
+        "title": "Card payments failing at checkout",
+        "summary": "Most card payments are refused since 14:02, wallets still work.",
+        "impacts": {"business": "medium", "customers": "medium"},
+        "category": "payments",
+        "environments": ("PRD",),
+    }
+    values.update(changes)
+    return Declaration(**values)
+
+
+async def outbox_idle(limit_seconds: float = 10.0) -> None:
+    """Wait until every side effect due now is done (or failed for good)."""
+    deadline = asyncio.get_running_loop().time() + limit_seconds
+    now = datetime.now(UTC)
+    while asyncio.get_running_loop().time() < deadline:
+        rows = await models.OutboxItem.filter(status__in=["pending", "in_progress"]).values(
+            "next_attempt_at"
+        )
+        if not any(row["next_attempt_at"] <= now for row in rows):
+            return
+        await asyncio.sleep(0.01)
+    raise TimeoutError("the outbox did not drain")
+
+
+async def declare_and_wait(
+    bot: Any,
+    ws: Workspace,
+    declaration: Declaration | None = None,
+    *,
+    by: str | None = None,
+    key: str = "intent-1",
+) -> Incident:
+    """Declare through the service and wait until its side effects are done."""
+    declared = await bot.service.declare(
+        declaration or outage(), by=Actor.user(by or ws.alice), intent_key=key
+    )
+    await outbox_idle()
+    return await IncidentRepository().require(declared.incident.id)
