@@ -972,3 +972,24 @@ class IncidentService:
         return {
             Priority.parse(p.key): ResponseType(p.response_type) for p in self.catalog.priorities
         }
+
+    async def broadcast_reaction(
+        self, incident_id: int, source: SourceMessage, *, by: Actor, intent_key: str
+    ) -> TimelineEntry | None:
+        """📣 from a reaction event: None when this very reaction (a redelivered or re-sent event,
+        ``intent_key`` from its content) was already handled; a second 📣 on the same message
+        raises AlreadyDone, once per reaction."""
+        already: AlreadyDone | None = None
+        async with transaction():
+            if not await idempotency.remember(
+                f"broadcast-intent:{intent_key}", now=self.clock.now()
+            ):
+                return None
+            try:
+                entry = await self.broadcast_update(incident_id, source, by=by)
+            except AlreadyDone as done:
+                already = done  # the reaction stays remembered: its redelivery stays quiet
+        if already is not None:
+            raise already
+        self.wake()
+        return entry
