@@ -56,6 +56,7 @@ BROADCAST = "slack.broadcast"
 NOTICE = "slack.notice"
 CLOSING = "slack.closing"
 ARCHIVE = "slack.archive"
+INVITE = "slack.invite"
 
 # slack_ref kinds
 SUMMARY = "summary"
@@ -86,6 +87,7 @@ _DESCRIPTIONS = {
     NOTICE: "report a failure",
     CLOSING: "post the closing summary",
     ARCHIVE: "archive the channel",
+    INVITE: "invite you to the channel",
 }
 
 MAX_NAME_ATTEMPTS = 20
@@ -144,6 +146,7 @@ class SlackEffects:
             NOTICE: self.notice,
             CLOSING: self.closing,
             ARCHIVE: self.archive,
+            INVITE: self.invite,
         }.get(job.kind)
         if handler is None:
             raise ChatError(f"unknown job kind {job.kind}", transient=False)
@@ -564,3 +567,14 @@ class SlackEffects:
         if incident.status is not Status.CLOSED or incident.channel_id is None or ARCHIVED in refs:
             return  # reopened meanwhile, no channel, or already archived
         await self._archive_channel(incident, incident.channel_id)
+
+    async def invite(self, job: OutboxJob) -> None:
+        """Invite people to a channel (the duplicate guard's Join)."""
+        channel_id = str(job.payload["channel_id"])
+        users = [str(u) for u in job.payload.get("users") or []]
+        refused = await self.chat.invite(channel_id, users)
+        problems = {u: e for u, e in refused.items() if e not in IGNORED_INVITE_ERRORS}
+        if problems:
+            raise ChatError(
+                next(iter(problems.values())), method="conversations.invite", transient=False
+            )

@@ -993,3 +993,31 @@ class IncidentService:
             raise already
         self.wake()
         return entry
+
+    async def join(self, incident_id: int, *, by: Actor) -> Incident:
+        """The duplicate guard's Join: invite ``by`` to the incident's channel (through the
+        outbox) instead of declaring a new incident."""
+        incident = await self.incidents.require(incident_id)
+        if not await self.may_see(incident, by.id):
+            raise AccessDenied(f"You cannot see {incident.reference}.")
+        if not incident.is_open:
+            raise UserFacingError(f"{incident.reference} is closed: there is nothing to join.")
+        if incident.channel_id is None:
+            raise UserFacingError(
+                f"{incident.reference} has no channel to join (yet): try again in a moment."
+            )
+        now = self.clock.now()
+        await outbox.enqueue(
+            effects.INVITE,
+            {
+                "incident_id": incident.id,
+                "channel_id": incident.channel_id,
+                "users": [by.id],
+                "actor": by.id,
+            },
+            idempotency_key=f"{effects.INVITE}:{incident.id}:{by.id}:{now.isoformat()}",
+            incident_id=incident.id,
+            now=now,
+        )
+        self.wake()
+        return incident

@@ -24,11 +24,11 @@ from bot.ports import Chat, Clock
 from bot.service import IncidentService
 from bot.telemetry import Telemetry
 from bot.worker import OutboxWorker
-from handlers import command, errors, events, home, incident_list, timeline
+from handlers import command, declare, errors, events, home, incident_list, timeline
 from handlers.background import Background
 from handlers.command import CommandRouter
 
-FEATURES: tuple[Any, ...] = (timeline,)
+FEATURES: tuple[Any, ...] = (declare, timeline)
 """Feature modules (``register(app, service, router, background)``), in help order."""
 
 log = logging.getLogger("firefighter.wiring")

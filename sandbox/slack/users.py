@@ -51,6 +51,16 @@ class Ack:
     trigger_id: str | None = None
 
 
+def _only_block(blocks: list[Any], block_id: str | None) -> list[Any]:
+    """The blocks to look an action up in: all, or only the one with `block_id`."""
+    if block_id is None:
+        return blocks
+    found = [b for b in blocks if isinstance(b, dict) and b.get("block_id") == block_id]
+    if not found:
+        raise PayloadError(f"no block {block_id!r}")
+    return found
+
+
 class ActingAsUsers:
     """Seeding helpers and user actions; mixed into `SlackSandbox`."""
 
@@ -329,11 +339,18 @@ class ActingAsUsers:
         )
 
     # -- buttons and modals -----------------------------------------------------------------------
-    def _state_of(self, blocks: list[Any]) -> JSON:
+    def _state_of(
+        self,
+        blocks: list[Any],
+        picked_block: JSON | None = None,
+        picked: JSON | None = None,
+        value: Any = None,
+    ) -> JSON:
         values: JSON = {}
-        for block_id, _block, element in input_elements(blocks):
+        for block_id, block, element in input_elements(blocks):
+            chosen = value if block is picked_block and element is picked else None
             values.setdefault(block_id, {})[str(element.get("action_id"))] = element_state(
-                element, None
+                element, chosen
             )
         return values
 
@@ -346,19 +363,23 @@ class ActingAsUsers:
         channel_id: str | None = None,
         ts: str | None = None,
         value: Any = None,
+        block_id: str | None = None,
     ) -> Ack:
-        """Click (or pick `value` in) the element `action_id` of a view, or of a message (channel_id+ts)."""
+        """Click (or pick `value` in) the element `action_id` of a view, or of a message (channel_id+ts).
+
+        `block_id` picks one element when several blocks share the action id; a picked `value`
+        shows in `state.values` too, as in Slack's client."""
         user = self._user(user_id)
         if view_id is not None:
             view = self.ws.views.get(view_id)
             if view is None or (view.closed and view.type != "home"):
                 raise PayloadError(f"view {view_id} is not open")
             blocks = view.payload.get("blocks") or []
-            block, element = find_action(blocks, action_id)
+            block, element = find_action(_only_block(blocks, block_id), action_id)
             trigger_id = self.ws.new_trigger(user_id, view_id=view.id)
             payload = self._interactive_base("block_actions", user, trigger_id)
             view_body = self.ws.view_json(view)
-            view_body["state"] = {"values": self._state_of(blocks)}
+            view_body["state"] = {"values": self._state_of(blocks, block, element, value)}
             payload.update({"container": {"type": "view", "view_id": view.id}, "view": view_body})
         elif channel_id is not None and ts is not None:
             channel = self._channel(channel_id)
@@ -372,7 +393,7 @@ class ActingAsUsers:
             if message is None:
                 raise PayloadError(f"no message {ts} in {channel.name} visible to {user_id}")
             blocks = message.blocks or []
-            block, element = find_action(blocks, action_id)
+            block, element = find_action(_only_block(blocks, block_id), action_id)
             trigger_id = self.ws.new_trigger(user_id)
             payload = self._interactive_base("block_actions", user, trigger_id)
             message_body = (
@@ -393,7 +414,7 @@ class ActingAsUsers:
                         "name": "directmessage" if channel.is_im else channel.name,
                     },
                     "message": message_body,
-                    "state": {"values": self._state_of(blocks)},
+                    "state": {"values": self._state_of(blocks, block, element, value)},
                     "response_url": self.new_response_url(
                         user_id, channel.id, ts, ephemeral=ephemeral
                     ),
