@@ -269,3 +269,21 @@ async def test_a_double_submit_declares_once(bot, slack: SlackSandbox):
     assert len(slack.messages(incidents)) == 1
     told_texts = [e for e in slack.ephemerals(alice) if "Declared" in e.text]
     assert len(told_texts) == 1
+
+
+async def test_the_global_shortcut_opens_the_modal_and_the_result_comes_by_dm(
+    bot, slack: SlackSandbox
+):
+    alice, _, incidents, _ = seed(slack)
+
+    ack = await slack.run_global_shortcut(alice, CallbackId.DECLARE_SHORTCUT.value)
+
+    assert ack.acked
+    [view] = await slack.wait_for(lambda: slack.views(alice))
+    assert view.payload["callback_id"] == CallbackId.DECLARE_MODAL.value
+    await slack.submit_view(alice, view.id, {**impact("business", "medium"), **details()})
+    await slack.wait_for(lambda: slack.messages(incidents), timeout=5)
+    [incident] = await stored(bot)
+    text = await told(slack, alice, None, "Declared")
+    assert incident.reference in text
+    assert any("Declared" in m.text for m in slack.dms(alice))
