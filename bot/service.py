@@ -973,26 +973,12 @@ class IncidentService:
             Priority.parse(p.key): ResponseType(p.response_type) for p in self.catalog.priorities
         }
 
-    async def broadcast_reaction(
-        self, incident_id: int, source: SourceMessage, *, by: Actor, intent_key: str
-    ) -> TimelineEntry | None:
-        """📣 from a reaction event: None when this very reaction (a redelivered or re-sent event,
-        ``intent_key`` from its content) was already handled; a second 📣 on the same message
-        raises AlreadyDone, once per reaction."""
-        already: AlreadyDone | None = None
-        async with transaction():
-            if not await idempotency.remember(
-                f"broadcast-intent:{intent_key}", now=self.clock.now()
-            ):
-                return None
-            try:
-                entry = await self.broadcast_update(incident_id, source, by=by)
-            except AlreadyDone as done:
-                already = done  # the reaction stays remembered: its redelivery stays quiet
-        if already is not None:
-            raise already
-        self.wake()
-        return entry
+    async def require_may_act(self, incident_id: int, user_id: str, action: str) -> Incident:
+        """The incident, once ``user_id`` is known to be allowed to ``action`` it (AccessDenied
+        otherwise): checked before a modal opens, so nobody fills a form only to be refused."""
+        incident = await self.incidents.require(incident_id)
+        await self._require_manage(incident, Actor.user(user_id), action)
+        return incident
 
     async def join(self, incident_id: int, *, by: Actor) -> Incident:
         """The duplicate guard's Join: invite ``by`` to the incident's channel (through the
@@ -1021,3 +1007,24 @@ class IncidentService:
         )
         self.wake()
         return incident
+
+    async def broadcast_reaction(
+        self, incident_id: int, source: SourceMessage, *, by: Actor, intent_key: str
+    ) -> TimelineEntry | None:
+        """📣 from a reaction event: None when this very reaction (a redelivered or re-sent event,
+        ``intent_key`` from its content) was already handled; a second 📣 on the same message
+        raises AlreadyDone, once per reaction."""
+        already: AlreadyDone | None = None
+        async with transaction():
+            if not await idempotency.remember(
+                f"broadcast-intent:{intent_key}", now=self.clock.now()
+            ):
+                return None
+            try:
+                entry = await self.broadcast_update(incident_id, source, by=by)
+            except AlreadyDone as done:
+                already = done  # the reaction stays remembered: its redelivery stays quiet
+        if already is not None:
+            raise already
+        self.wake()
+        return entry

@@ -24,11 +24,11 @@ from bot.ports import Chat, Clock
 from bot.service import IncidentService
 from bot.telemetry import Telemetry
 from bot.worker import OutboxWorker
-from handlers import command, declare, errors, events, home, incident_list, timeline
+from handlers import command, declare, errors, events, home, incident_list, manage, timeline
 from handlers.background import Background
 from handlers.command import CommandRouter
 
-FEATURES: tuple[Any, ...] = (declare, timeline)
+FEATURES: tuple[Any, ...] = (declare, timeline, manage)
 """Feature modules (``register(app, service, router, background)``), in help order."""
 
 log = logging.getLogger("firefighter.wiring")

@@ -23,6 +23,7 @@ class CallbackId(StrEnum):
     NOTE_MODAL = "incident.note_modal"
     PICK_INCIDENT_MODAL = "incident.pick_modal"
     ADD_TO_TIMELINE_MODAL = "incident.add_to_timeline_modal"
+    MILESTONE_MODAL = "incident.milestone_modal"
 
 
 class ActionId(StrEnum):
@@ -84,3 +85,4 @@ class BlockId(StrEnum):
     NOTE = "note.text"
     PICK_INCIDENT = "pick.incident"
     TIMELINE_TEXT = "timeline.text"
+    MILESTONE = "milestone.value"

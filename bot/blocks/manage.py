@@ -16,11 +16,13 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
+from zoneinfo import ZoneInfo
 
 from bot.blocks.home import PriorityStyle, style_of
 from bot.blocks.ids import ActionId, BlockId, CallbackId
-from bot.blocks.text import escape, truncate
+from bot.blocks.text import escape, local_time, truncate
 from bot.config import Catalog, CustomField
 from bot.domain.declaration import (
     FIELD_ENVIRONMENTS,
@@ -1271,3 +1273,74 @@ def _whole_number_text(value: JsonValue) -> str | None:
         return str(int(value)) if value.is_integer() else None
     text = str(value).strip() if isinstance(value, int | str) else ""
     return text if _WHOLE_NUMBER.match(text) else None
+
+
+# ---------------------------------------------------------------------------------------------------
+# 11. One milestone (a close-gate fix), and the offer to convert a lowered incident
+# ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MilestoneChoice:
+    milestone: Milestone
+    value: datetime
+
+
+def milestone_modal(incident: Incident, milestone: Milestone, tz: ZoneInfo) -> View:
+    """A date and time for one milestone (its current value preselected)."""
+    name = milestone_label(milestone)
+    current = incident.milestones.get(milestone)
+    element: Block = {"type": "datetimepicker", "action_id": BlockId.MILESTONE}
+    if current is not None:
+        element["initial_date_time"] = int(current.timestamp())
+    shown = local_time(current, tz) if current is not None else "not set"
+    blocks: list[Block] = [
+        _incident_context(incident),
+        _input(
+            BlockId.MILESTONE,
+            name,
+            element,
+            hint=f"Now {shown}. Recorded on the timeline.",
+        ),
+    ]
+    return _modal(
+        CallbackId.MILESTONE_MODAL,
+        f"{name} of {incident.reference}",
+        blocks,
+        _incident_metadata(incident, milestone=milestone.value),
+        submit="Save",
+    )
+
+
+def parse_milestone(view: Mapping[str, Any]) -> MilestoneChoice:
+    raw = _metadata_of(view).get("milestone")
+    try:
+        milestone = Milestone(raw if isinstance(raw, str) else "")
+    except ValueError:
+        raise ValueError(f"not a milestone modal: private_metadata {raw!r}") from None
+    actions = _state(view).get(BlockId.MILESTONE)
+    entry = next(iter(actions.values()), None) if isinstance(actions, Mapping) else None
+    stamp = entry.get("selected_date_time") if isinstance(entry, Mapping) else None
+    if not isinstance(stamp, int | float) or isinstance(stamp, bool):
+        raise FormInvalid({BlockId.MILESTONE: "Choose a date and a time."})
+    return MilestoneChoice(milestone, datetime.fromtimestamp(stamp, UTC))
+
+
+def conversion_offer_message(incident: Incident) -> dict[str, Any]:
+    """Told to whoever lowered a critical incident to P4/P5: a button opening the convert modal."""
+    text = (
+        f"{incident.reference} is now {incident.priority.label}: it can become a normal incident "
+        "(its channel is archived)."
+    )
+    button: Block = {
+        "type": "button",
+        "action_id": f"{ActionId.OPEN_MODAL}.convert",
+        "text": _plain("Convert…"),
+        "value": f"{incident.id}:convert",
+    }
+    return {
+        "text": text,
+        "blocks": [
+            {**_section(f":arrow_down: {text}"), "accessory": button},
+        ],
+    }
