@@ -251,13 +251,15 @@ class SlackChat:
 
     # --- directory (cached) -----------------------------------------------------------------
 
-    async def _cached(self, key: str, load: Callable[[], Awaitable[_T]]) -> _T:
+    async def _cached(
+        self, key: str, load: Callable[[], Awaitable[_T]], *, keep_empty: bool = False
+    ) -> _T:
         hit = self._cache.get(key)
         if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
             value: _T = hit[1]
             return value
         loaded = await load()
-        if loaded:  # "not found" is not cached: it may be created any minute
+        if loaded or keep_empty:  # otherwise "not found" is asked again: it may appear any minute
             self._cache[key] = (time.monotonic(), loaded)
         return loaded
 
@@ -295,22 +297,29 @@ class SlackChat:
         return await self._cached(f"channel:{reference}", load)
 
     async def resolve_user(self, reference: str) -> str | None:
-        """A user id, or the email of a Slack account → the user id (None when unknown)."""
-        if "@" not in reference:
-            return reference
+        """A user id, or the email of a Slack account → the id of an active user (None when
+        unknown or deactivated). A configured user who does not exist is remembered as such, so
+        a stale name in the catalog never costs a declaration a failed invitation."""
 
         async def load() -> str | None:
             try:
-                response = await self._call(
-                    "users.lookupByEmail", self.client.users_lookupByEmail(email=reference)
-                )
+                if "@" in reference:
+                    response = await self._call(
+                        "users.lookupByEmail", self.client.users_lookupByEmail(email=reference)
+                    )
+                else:
+                    response = await self._call(
+                        "users.info", self.client.users_info(user=reference)
+                    )
             except ChatError as error:
-                if error.code == "users_not_found":
-                    return None
+                if error.code in ("users_not_found", "user_not_found"):
+                    log.warning("a configured Slack user does not exist", extra={"user": reference})
+                    return ""
                 raise
-            return str(response["user"]["id"])
+            user = response["user"]
+            return "" if user.get("deleted") else str(user["id"])
 
-        return await self._cached(f"user:{reference}", load)
+        return await self._cached(f"user:{reference}", load, keep_empty=True) or None
 
     async def usergroup_members(self, reference: str) -> list[str]:
         """A group id (``S…``) or handle (``payments-oncall`` or ``@payments-oncall``) → its

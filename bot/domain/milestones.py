@@ -16,7 +16,15 @@ from datetime import datetime, timedelta
 
 from bot.domain.errors import UserFacingError
 from bot.domain.events import TimelineEvent, iso
-from bot.domain.incident import Incident, Milestone, Milestones, Priority, Status, TimelineKind
+from bot.domain.incident import (
+    Incident,
+    JsonValue,
+    Milestone,
+    Milestones,
+    Priority,
+    Status,
+    TimelineKind,
+)
 from bot.domain.metrics import METRIC_SPANS
 
 MAX_CLOCK_SKEW = timedelta(minutes=5)
@@ -160,6 +168,18 @@ def set_milestone(
         shown = iso(value) if value is not None else "empty"
         raise MilestoneRefused(f"{label(milestone)} is already {shown}.")
     milestones = incident.milestones.with_(milestone, value)
+    started_default = incident.milestones.started_at == incident.milestones.declared_at
+    pulled_start = (
+        milestone is Milestone.DETECTED
+        and value is not None
+        and started_default
+        and incident.milestones.started_at is not None
+        and value < incident.milestones.started_at
+    )
+    if pulled_start:
+        # The impact start was only the declaration time by default: it began no later than
+        # it was detected, so it moves back with the detection.
+        milestones = milestones.with_(Milestone.STARTED, value)
     _check(milestones, milestone, now=now)
     if previous is None:
         text = f"{label(milestone)} set to {iso(value)}"
@@ -167,17 +187,18 @@ def set_milestone(
         text = f"{label(milestone)} cleared (was {iso(previous)})"
     else:
         text = f"{label(milestone)} corrected from {iso(previous)} to {iso(value)}"
-    event = TimelineEvent(
-        TimelineKind.MILESTONE_SET,
-        text,
-        {
-            "milestone": milestone.value,
-            "value": iso(value),
-            "previous": iso(previous),
-            "reason": reason.strip() if reason else None,
-            "automatic": False,
-        },
-    )
+    if pulled_start:
+        text += f"; {label(Milestone.STARTED)} moved back to it (it defaulted to the declaration)"
+    data: dict[str, JsonValue] = {
+        "milestone": milestone.value,
+        "value": iso(value),
+        "previous": iso(previous),
+        "reason": reason.strip() if reason else None,
+        "automatic": False,
+    }
+    if pulled_start:
+        data["started_moved_from"] = iso(incident.milestones.started_at)
+    event = TimelineEvent(TimelineKind.MILESTONE_SET, text, data)
     changed = dataclasses.replace(incident, milestones=milestones, updated_at=now)
     return MilestoneChange(changed, event)
 

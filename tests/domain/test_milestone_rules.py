@@ -191,3 +191,36 @@ def test_p1_to_p3_must_have_every_metric_milestone_before_closing(priority: Prio
 @pytest.mark.parametrize("priority", [Priority.P4, Priority.P5])
 def test_p4_and_p5_are_asked_for_no_milestone_closing_fills_the_gaps(priority: Priority) -> None:
     assert milestones_required_to_close(priority, [Milestone.RESOLVED]) == ()
+
+
+def test_detecting_before_a_defaulted_impact_start_moves_the_start_back_with_it():
+    from datetime import UTC, datetime, timedelta
+
+    from bot.domain.milestones import declaration_milestones, set_milestone
+    from tests.domain.factories import incident as make_incident
+
+    declared = datetime(2026, 11, 27, 14, 2, 37, tzinfo=UTC)
+    incident = make_incident(milestones=declaration_milestones(declared, now=declared))
+    detected = declared - timedelta(minutes=12)
+
+    change = set_milestone(incident, Milestone.DETECTED, detected, now=declared)
+
+    assert change.incident.milestones.detected_at == detected
+    assert change.incident.milestones.started_at == detected
+    assert "moved back" in change.event.text
+
+
+def test_a_known_impact_start_is_never_moved_by_a_later_detection():
+    from datetime import UTC, datetime, timedelta
+
+    from bot.domain.milestones import MilestoneRefused, declaration_milestones, set_milestone
+    from tests.domain.factories import incident as make_incident
+
+    declared = datetime(2026, 11, 27, 14, 2, 37, tzinfo=UTC)
+    started = declared - timedelta(minutes=5)
+    incident = make_incident(
+        milestones=declaration_milestones(declared, now=declared, started_at=started)
+    )
+
+    with pytest.raises(MilestoneRefused):
+        set_milestone(incident, Milestone.DETECTED, started - timedelta(minutes=1), now=declared)

@@ -65,14 +65,18 @@ def outage(**changes: Any) -> Declaration:
 async def outbox_idle(limit_seconds: float = 10.0) -> None:
     """Wait until every side effect due now is done (or failed for good)."""
     deadline = asyncio.get_running_loop().time() + limit_seconds
-    now = datetime.now(UTC)
+    idle_checks = 0
     while asyncio.get_running_loop().time() < deadline:
+        now = datetime.now(UTC)
         rows = await models.OutboxItem.filter(status__in=["pending", "in_progress"]).values(
             "next_attempt_at"
         )
-        if not any(row["next_attempt_at"] <= now for row in rows):
+        busy = any(row["next_attempt_at"] <= now for row in rows)
+        # Twice idle in a row: a job that just failed may still be enqueueing its report.
+        idle_checks = 0 if busy else idle_checks + 1
+        if idle_checks >= 2:
             return
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0.03)
     raise TimeoutError("the outbox did not drain")
 
 
