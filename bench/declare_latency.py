@@ -114,7 +114,9 @@ async def run(slack: SlackSandbox, url: str, runs: int, latency: float) -> None:
         FIREFIGHTER_HTTP_PORT="0",
         LOG_LEVEL="WARNING",
     )
-    bot = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "run", cwd=REPO, env=env)
+    bot = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run", cwd=REPO, env=env
+    )
     try:
         await slack.wait_for_connection(timeout=60)
         for _ in range(10):  # warm-up: imports, connection pools, the catalog's look-ups
@@ -151,7 +153,9 @@ async def run(slack: SlackSandbox, url: str, runs: int, latency: float) -> None:
             submit_ms = (time.perf_counter() - started) * 1000
             assert ack.acked and not ack.errors, f"submission refused: {ack.errors}"
 
-            def is_ready(before: set[str] = channels_before, announced: int = announced_before) -> bool:
+            def is_ready(
+                before: set[str] = channels_before, announced: int = announced_before
+            ) -> bool:
                 new = [c for cid, c in slack.channels.items() if cid not in before]
                 return bool(
                     new
@@ -177,7 +181,14 @@ async def run(slack: SlackSandbox, url: str, runs: int, latency: float) -> None:
             ready.append(ready_ms)
             calls.append(len(path))
             trips.append(rounds([r.at for r in path], latency))
-        report(open_acks, submit_acks, ready, calls, trips, latency)
+        report(
+            open_acks=open_acks,
+            submit_acks=submit_acks,
+            ready=ready,
+            calls=calls,
+            trips=trips,
+            latency=latency,
+        )
         slack.assert_no_violations()
     finally:
         bot.terminate()
@@ -185,6 +196,7 @@ async def run(slack: SlackSandbox, url: str, runs: int, latency: float) -> None:
 
 
 def report(
+    *,
     open_acks: list[float],
     submit_acks: list[float],
     ready: list[float],
@@ -226,6 +238,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--latency-ms", type=float, default=20.0)
-    parser.add_argument("--sqlite", action="store_true", help="embedded SQLite instead of PostgreSQL")
+    parser.add_argument(
+        "--sqlite", action="store_true", help="embedded SQLite instead of PostgreSQL"
+    )
     args = parser.parse_args()
     asyncio.run(main(args.runs, args.latency_ms, args.sqlite))
