@@ -399,6 +399,7 @@ class IncidentService:
         closure_reason: ClosureReason | None = None,
         closure_reference: str | None = None,
         expected_version: int | None = None,
+        intent_key: str | None = None,
     ) -> Incident:
         """Move the incident through the one transition table (closing, early closure and
         reopening included); refused moves raise ``TransitionRefused`` with every reason."""
@@ -422,7 +423,12 @@ class IncidentService:
 
         action = "close" if to is Status.CLOSED else "change the status of"
         incident = await self._change(
-            incident_id, by=by, action=action, expected_version=expected_version, apply=apply
+            incident_id,
+            by=by,
+            action=action,
+            expected_version=expected_version,
+            apply=apply,
+            intent_key=intent_key,
         )
         return incident
 
@@ -433,6 +439,7 @@ class IncidentService:
         *,
         by: Actor,
         expected_version: int | None = None,
+        intent_key: str | None = None,
     ) -> Updated:
         """Title, summary, category, environments, custom fields and priority in one change."""
         response_change = ResponseChange.NONE
@@ -502,7 +509,12 @@ class IncidentService:
             return changed, events
 
         incident = await self._change(
-            incident_id, by=by, action="update", expected_version=expected_version, apply=apply
+            incident_id,
+            by=by,
+            action="update",
+            expected_version=expected_version,
+            apply=apply,
+            intent_key=intent_key,
         )
         return Updated(incident, response_change)
 
@@ -513,14 +525,18 @@ class IncidentService:
             incident_id, IncidentChanges(priority=priority, priority_reason=reason), by=by
         )
 
-    async def convert(self, incident_id: int, *, by: Actor) -> Incident:
+    async def convert(
+        self, incident_id: int, *, by: Actor, intent_key: str | None = None
+    ) -> Incident:
         """Accept the conversion of a critical incident lowered to P4/P5: its channel is archived."""
 
         async def apply(incident: Incident) -> tuple[Incident, list[TimelineEvent]]:
             changed, event = convert_to_normal(incident, now=self.clock.now())
             return changed, [event]
 
-        return await self._change(incident_id, by=by, action="convert", apply=apply)
+        return await self._change(
+            incident_id, by=by, action="convert", apply=apply, intent_key=intent_key
+        )
 
     async def set_milestone(
         self,
@@ -530,12 +546,19 @@ class IncidentService:
         *,
         by: Actor,
         reason: str | None = None,
+        intent_key: str | None = None,
     ) -> Incident:
         async def apply(incident: Incident) -> tuple[Incident, list[TimelineEvent]]:
             change = set_milestone(incident, milestone, value, now=self.clock.now(), reason=reason)
             return change.incident, [change.event]
 
-        return await self._change(incident_id, by=by, action="edit the milestones of", apply=apply)
+        return await self._change(
+            incident_id,
+            by=by,
+            action="edit the milestones of",
+            apply=apply,
+            intent_key=intent_key,
+        )
 
     async def mark_postmortem_ready(
         self, incident_id: int, *, by: Actor, url: str | None = None
@@ -573,7 +596,12 @@ class IncidentService:
     # ----------------------------------------------------------------------------------------
 
     async def assign_roles(
-        self, incident_id: int, holders: Mapping[str, str], *, by: Actor
+        self,
+        incident_id: int,
+        holders: Mapping[str, str],
+        *,
+        by: Actor,
+        intent_key: str | None = None,
     ) -> list[RoleAssignment]:
         """Give each role to a user; only real changes are recorded. The new holders get a DM
         with the role's duties and are invited to the channel."""
@@ -587,6 +615,8 @@ class IncidentService:
         now = self.clock.now()
         changed: list[RoleAssignment] = []
         async with transaction():
+            if intent_key and not await idempotency.remember(f"roles:{intent_key}", now=now):
+                return []
             current = await self.role_holders(incident_id)
             for role, user_id in holders.items():
                 if not user_id or current.get(role) == user_id:
@@ -807,12 +837,16 @@ class IncidentService:
         action: str,
         apply: Callable[[Incident], Any],
         expected_version: int | None = None,
+        intent_key: str | None = None,
     ) -> Incident:
         """Read, check access and version, apply the pure rules, write state + timeline + outbox
-        in one transaction, wake the worker."""
+        in one transaction, wake the worker. The same ``intent_key`` twice (a form delivered
+        again) changes nothing the second time and returns the incident as it is."""
         now = self.clock.now()
         try:
             async with transaction():
+                if intent_key and not await idempotency.remember(f"change:{intent_key}", now=now):
+                    return await self.incidents.require(incident_id)
                 incident = await self.incidents.require(incident_id)
                 if expected_version is not None and incident.version != expected_version:
                     raise IncidentChanged(incident)

@@ -12,6 +12,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks.help import Message, error_message
@@ -21,11 +22,32 @@ from handlers.reply import actor_of, channel_of, tell_user
 log = logging.getLogger("firefighter.errors")
 
 
-def message_for(error: Exception, body: dict[str, Any]) -> Message:
+TRIGGER_ALREADY_USED = "exchanged_trigger_id"
+TRIGGER_EXPIRED = "expired_trigger_id"
+
+
+def _slack_error_code(error: Exception) -> str | None:
+    if isinstance(error, SlackApiError):
+        return str(error.response.get("error") or "") or None
+    return None
+
+
+def message_for(error: Exception, body: dict[str, Any]) -> Message | None:
     """What the user reads: a user-facing error's own text, or an apology with a reference
-    (the full error is logged under that reference)."""
+    (the full error is logged under that reference). ``None``: nothing to tell (a repeated
+    delivery found its modal already open)."""
     if isinstance(error, UserFacingError):
         return error_message(error.message)
+    code = _slack_error_code(error)
+    if code == TRIGGER_ALREADY_USED:
+        # The same shortcut or command delivered twice: the first delivery opened the modal.
+        log.info("trigger already used: a repeated delivery", extra={"user_id": actor_of(body)})
+        return None
+    if code == TRIGGER_EXPIRED:
+        return error_message(
+            "Slack gave me too little time to open the form (it must open within 3 seconds). "
+            "Please try again."
+        )
     reference = uuid.uuid4().hex[:8]
     log.error(
         "listener failed",
@@ -50,7 +72,9 @@ async def report_error(
     respond: AsyncRespond | None,
 ) -> None:
     """Tell the actor of ``body`` what went wrong (after the ack)."""
-    await tell_user(client, body, message_for(error, body), respond=respond)
+    message = message_for(error, body)
+    if message is not None:
+        await tell_user(client, body, message, respond=respond)
 
 
 def register(app: AsyncApp) -> None:
@@ -62,11 +86,12 @@ def register(app: AsyncApp) -> None:
         respond: AsyncRespond,
     ) -> BoltResponse | None:
         message = message_for(error, body)
-        if response is not None and "command" in body:
+        if response is not None and "command" in body and message is not None:
             # Not acknowledged yet: the ack itself carries the ephemeral answer.
             return BoltResponse(status=200, body=json.dumps(message))
         ack_now = BoltResponse(status=200, body="") if response is not None else None
-        await tell_user(client, body, message, respond=respond)
+        if message is not None:
+            await tell_user(client, body, message, respond=respond)
         return ack_now
 
     app.error(handle_error)

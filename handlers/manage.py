@@ -322,7 +322,12 @@ def register(
     ) -> None:
         try:
             await service.change_status(
-                context.incident_id, to, by=by, expected_version=context.version, **details
+                context.incident_id,
+                to,
+                by=by,
+                expected_version=context.version,
+                intent_key=_intent(body),
+                **details,
             )
         except TransitionRefused as refused:
             incident = await service.require(context.incident_id)
@@ -344,6 +349,7 @@ def register(
             ),
             by=by,
             expected_version=context.version,
+            intent_key=_intent(body),
         )
         if updated.response_change is ResponseChange.OFFER_CONVERSION:
             await tell_user(client, body, conversion_offer_message(updated.incident))
@@ -379,12 +385,12 @@ def register(
     async def perform_roles(
         choice: Any, context: ModalContext, by: Actor, body: dict[str, Any], client: AsyncWebClient
     ) -> None:
-        await service.assign_roles(context.incident_id, choice, by=by)
+        await service.assign_roles(context.incident_id, choice, by=by, intent_key=_intent(body))
 
     async def perform_convert(
         choice: Any, context: ModalContext, by: Actor, body: dict[str, Any], client: AsyncWebClient
     ) -> None:
-        await service.convert(context.incident_id, by=by)
+        await service.convert(context.incident_id, by=by, intent_key=_intent(body))
 
     async def perform_note(
         choice: Any, context: ModalContext, by: Actor, body: dict[str, Any], client: AsyncWebClient
@@ -423,7 +429,11 @@ def register(
             performed(
                 _discard(
                     service.set_milestone(
-                        context.incident_id, choice.milestone, choice.value, by=by
+                        context.incident_id,
+                        choice.milestone,
+                        choice.value,
+                        by=by,
+                        intent_key=_intent(body),
                     )
                 ),
                 body,
@@ -535,3 +545,8 @@ def _view_id(body: dict[str, Any]) -> str | None:
 
 async def _discard(work: Awaitable[Any]) -> None:
     await work
+
+
+def _intent(body: dict[str, Any]) -> str:
+    """The intent of a modal submission: its view (a second delivery of it changes nothing)."""
+    return f"view:{body['view']['id']}"

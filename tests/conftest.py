@@ -142,3 +142,12 @@ def bot_process_env(slack: object, database_url: str, port: int, **extra: str) -
     )
     env.update(extra)
     return env
+
+
+@pytest.fixture
+def ws(slack: object) -> object:
+    """Users (alice, bob, an on-call responder, an incident manager), their groups and the
+    announcement channels of the example catalog."""
+    from tests.workspace import seed_workspace
+
+    return seed_workspace(slack)  # type: ignore[arg-type]

@@ -13,6 +13,7 @@ for interactions, waits for the ack and applies it as Slack's client would: a sl
 from __future__ import annotations
 
 import asyncio
+import copy
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -123,6 +124,23 @@ class ActingAsUsers:
         return await self.hub.deliver(
             "events_api", event_callback(self.ws, event), accepts_response_payload=False
         )
+
+    async def redeliver(self, envelope_id: str, times: int = 1) -> list[Ack]:
+        """Send an envelope's payload again, each time under a new envelope id, as Slack does
+        when it retries, or when a person double-clicks (same payload). Returns the acks; what
+        an ack says is not applied to the views (the first delivery's was)."""
+        delivery = self.hub.deliveries[envelope_id]
+        acks: list[Ack] = []
+        for _ in range(times):
+            again = await self.hub.deliver(
+                delivery.type,
+                copy.deepcopy(delivery.payload),
+                accepts_response_payload=delivery.accepts_response_payload,
+            )
+            result = await self.hub.wait_ack(again, self.ack_timeout)
+            acked = self.hub.is_ack(result)
+            acks.append(Ack(again.envelope_id, acked=acked, payload=result if acked else None))
+        return acks
 
     async def _interact(
         self, envelope_type: str, payload: JSON, *, accepts: bool, what: str

@@ -15,7 +15,7 @@ from bot.worker import OutboxWorker
 from integrations.slack import SlackChat
 from sandbox.slack import SlackSandbox
 from storage import models, outbox
-from tests.lifecycle.conftest import Workspace, outage, outbox_idle
+from tests.workspace import Workspace, outage, outbox_idle
 
 
 async def wired(

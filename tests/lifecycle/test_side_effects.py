@@ -20,7 +20,7 @@ from bot.domain.lifecycle import TransitionRefused
 from bot.service import IncidentChanges
 from storage import models
 from storage.repository import IncidentRepository
-from tests.lifecycle.conftest import Workspace, declare_and_wait, outage, outbox_idle
+from tests.workspace import Workspace, declare_and_wait, outage, outbox_idle
 
 
 def metadata_kind(message: object) -> str | None:

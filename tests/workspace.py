@@ -1,4 +1,5 @@
-"""A seeded workspace and a quick way to declare through the service and wait for Slack."""
+"""A seeded Slack workspace, and a quick way to declare through the service and wait until its
+side effects are done (shared by the lifecycle and app tests)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,6 @@ import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-
-import pytest
 
 from bot.domain.declaration import Declaration
 from bot.domain.incident import Actor, Incident
@@ -29,8 +28,7 @@ class Workspace:
     private_digest: str
 
 
-@pytest.fixture
-def ws(slack: SlackSandbox) -> Workspace:
+def seed_workspace(slack: SlackSandbox) -> Workspace:
     alice = slack.add_user("alice")
     bob = slack.add_user("bob")
     responder = slack.add_user("oncall")
