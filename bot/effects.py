@@ -91,6 +91,8 @@ _DESCRIPTIONS = {
 }
 
 MAX_NAME_ATTEMPTS = 20
+CHANNEL_LOST = frozenset({"is_archived", "not_in_channel", "channel_not_found"})
+"""Errors meaning the incident's channel is not usable as it is (see ``_recover_channel``)."""
 IGNORED_INVITE_ERRORS = frozenset({"already_in_channel", "cant_invite_self"})
 
 
@@ -188,6 +190,11 @@ class SlackEffects:
         if wants_channel and channel_id is None:
             channel_id = await self._create_channel(incident, refs, retrying=retrying)
             incident = await self.incidents.require(incident.id)
+        if wants_channel and channel_id is not None and ARCHIVED in refs:
+            # Reopened after its channel was archived: the responders need it back.
+            await self.chat.unarchive(channel_id)
+            await self.refs.delete(incident.id, ARCHIVED)
+            refs = {k: v for k, v in refs.items() if k != ARCHIVED}
         view = await self._view(incident)
         round_two: list[Awaitable[None]] = []
         has_live_channel = channel_id is not None and ARCHIVED not in refs
@@ -205,7 +212,37 @@ class SlackEffects:
             self._deploy_warning(incident, view.style, refs),
             self._source_reply(incident, refs),
         ]
-        await _gather(round_two)
+        try:
+            await _gather(round_two)
+        except ChatError as error:
+            if wants_channel and channel_id is not None and error.code in CHANNEL_LOST:
+                await self._recover_channel(incident, channel_id, error)
+            raise
+
+    async def _recover_channel(self, incident: Incident, channel_id: str, error: ChatError) -> None:
+        """The incident's channel was archived, the bot removed from it, or the channel deleted
+        by someone while the incident is open: bring it back, then retry at once (by raising a
+        transient error). What cannot be brought back (a private channel the bot was removed
+        from) stays a permanent failure, reported to the channel's people."""
+        info = await self.chat.channel_info(channel_id)
+        if info is None:
+            log.warning(
+                "the incident channel is gone; making a new one", extra={"incident_id": incident.id}
+            )
+            await self.incidents.set_channel(incident.id, None, None)
+            for kind in (SUMMARY, TOPIC, MEMBERS, CHANNEL_INTENT):
+                await self.refs.delete(incident.id, kind)
+        elif info.is_archived:
+            log.warning(
+                "the incident channel was archived while open; unarchiving",
+                extra={"incident_id": incident.id},
+            )
+            await self.chat.unarchive(channel_id)
+        elif error.code == "not_in_channel" and not info.is_private:
+            await self.chat.join(channel_id)
+        else:
+            return
+        raise ChatError(error.code, method=error.method, retry_after=0.05, transient=True)
 
     async def _create_channel(
         self, incident: Incident, refs: Mapping[str, SlackRef], *, retrying: bool

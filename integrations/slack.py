@@ -152,6 +152,36 @@ class SlackChat:
             if error.code != "already_archived":
                 raise
 
+    async def unarchive(self, channel_id: str) -> None:
+        try:
+            await self._call(
+                "conversations.unarchive", self.client.conversations_unarchive(channel=channel_id)
+            )
+        except ChatError as error:
+            if error.code != "not_archived":
+                raise
+
+    async def join(self, channel_id: str) -> None:
+        await self._call("conversations.join", self.client.conversations_join(channel=channel_id))
+
+    async def channel_info(self, channel_id: str) -> ChannelInfo | None:
+        try:
+            response = await self._call(
+                "conversations.info", self.client.conversations_info(channel=channel_id)
+            )
+        except ChatError as error:
+            if error.code == "channel_not_found":
+                return None
+            raise
+        channel = response["channel"]
+        return ChannelInfo(
+            id=channel["id"],
+            name=str(channel.get("name") or ""),
+            creator=channel.get("creator"),
+            is_archived=bool(channel.get("is_archived")),
+            is_private=bool(channel.get("is_private")),
+        )
+
     async def add_bookmark(self, channel_id: str, title: str, link: str) -> None:
         await self._call(
             "bookmarks.add",

@@ -570,6 +570,10 @@ class SlackRefRepository:
                 raise IncidentNotFound(ref.incident_id) from None
         return ref
 
+    async def delete(self, incident_id: int, kind: str) -> bool:
+        deleted = await models.SlackRef.filter(incident_id=incident_id, kind=kind).delete()
+        return bool(deleted)
+
     async def find(self, channel_id: str, ts: str) -> builtins.list[SlackRef]:
         """References pointing at the message ``(channel_id, ts)``."""
         rows = await models.SlackRef.filter(channel_id=channel_id, ts=ts)

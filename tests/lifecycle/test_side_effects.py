@@ -325,3 +325,56 @@ async def test_a_stale_version_is_refused_with_the_current_state(bot, ws: Worksp
         dataclasses.asdict(await IncidentRepository().require(incident.id))["title"]
         == incident.title
     )
+
+
+async def test_reopening_after_the_archive_brings_the_channel_back(bot, ws: Workspace):
+    bot.service.catalog = bot.service.catalog.model_copy(
+        update={"slack": bot.service.catalog.slack.model_copy(update={"archive_delay_hours": 0})}
+    )
+    incident = await declare_and_wait(bot, ws)
+    alice = Actor.user(ws.alice)
+    await bot.service.change_status(
+        incident.id,
+        Status.CLOSED,
+        by=alice,
+        closure_reason=ClosureReason.FALSE_ALARM,
+    )
+    await outbox_idle()
+    assert ws.slack.channels[incident.channel_id].is_archived
+
+    reopened = await bot.service.change_status(
+        incident.id, Status.INVESTIGATING, by=alice, justification="the errors came back at 15:10"
+    )
+    await outbox_idle()
+
+    channel = ws.slack.channels[incident.channel_id]
+    assert reopened.status is Status.INVESTIGATING
+    assert not channel.is_archived
+    summary_ts = next(iter(channel.pins))
+    assert "Investigating" in str(channel.messages[summary_ts].blocks)
+
+
+async def test_a_channel_archived_by_someone_while_open_is_brought_back(bot, ws: Workspace):
+    incident = await declare_and_wait(bot, ws)
+    ws.slack.channels[incident.channel_id].is_archived = True  # a person archived it
+
+    await bot.service.change_status(incident.id, Status.INVESTIGATING, by=Actor.user(ws.alice))
+    await outbox_idle()
+
+    channel = ws.slack.channels[incident.channel_id]
+    assert not channel.is_archived
+    assert "Investigating" in str(channel.messages[next(iter(channel.pins))].blocks)
+    entries, _ = await bot.service.timeline_page(incident.id)
+    assert not [e for e in entries if e.kind is TimelineKind.SIDE_EFFECT_FAILED]
+
+
+async def test_the_bot_removed_from_a_public_incident_channel_joins_it_again(bot, ws: Workspace):
+    incident = await declare_and_wait(bot, ws)
+    channel = ws.slack.channels[incident.channel_id]
+    channel.members.remove(bot.chat.bot_user_id)  # someone removed the bot
+
+    await bot.service.change_status(incident.id, Status.INVESTIGATING, by=Actor.user(ws.alice))
+    await outbox_idle()
+
+    assert bot.chat.bot_user_id in channel.members
+    assert "Investigating" in str(channel.messages[next(iter(channel.pins))].blocks)
