@@ -936,6 +936,14 @@ class Catalog(_Model):
     def default_environment(self) -> Environment:
         return next((env for env in self.environments if env.default), self.environments[0])
 
+    def is_production(self, environment: str) -> bool:
+        """Whether incidents in ``environment`` follow production rules. An environment no longer
+        in the file (renamed since the incident was declared) counts as not production."""
+        try:
+            return self.environment(environment).production
+        except KeyError:
+            return False
+
     def needs_postmortem(self, priority: str, environment: str) -> bool:
         """A post-mortem is required for priorities that need one, in production environments."""
         return self.priority(priority).needs_postmortem and self.environment(environment).production

@@ -425,7 +425,7 @@ class SlackEffects:
             incident.priority is Priority.P1
             and not incident.private
             and category.deploy_warning
-            and self.catalog.environment(incident.primary_environment).production
+            and self.catalog.is_production(incident.primary_environment)
             and self.catalog.slack.deploy_warning_channel is not None
         )
 

@@ -262,7 +262,7 @@ class IncidentService:
             priority_needs_postmortem=self.catalog.priority(
                 incident.priority.label
             ).needs_postmortem,
-            production=self.catalog.environment(incident.primary_environment).production,
+            production=self.catalog.is_production(incident.primary_environment),
         )
 
     async def postmortem_ready(self, incident_id: int) -> bool:

@@ -61,6 +61,14 @@ def _error_of(exc: Exception, method: str) -> ChatError:
     return ChatError("network", method=method, transient=True)
 
 
+def _refused(errors: Sequence[Any]) -> dict[str, str]:
+    return {
+        str(item.get("user")): str(item.get("error"))
+        for item in errors
+        if isinstance(item, dict) and item.get("user")
+    }
+
+
 class SlackChat:
     def __init__(self, client: AsyncWebClient, bot_user_id: str) -> None:
         self.client = client
@@ -106,35 +114,26 @@ class SlackChat:
                 return None
 
     async def invite(self, channel_id: str, user_ids: Sequence[str]) -> dict[str, str]:
+        """One call for everyone (``force``: the valid ones are invited even when some are
+        not); returns ``{user: error}`` for those who could not be, already-members included."""
         users = [u for u in dict.fromkeys(user_ids) if u and u != self.bot_user_id]
         if not users:
             return {}
         try:
-            await self._call(
-                "conversations.invite",
-                self.client.conversations_invite(channel=channel_id, users=users),
+            response = await self.client.conversations_invite(
+                channel=channel_id, users=users, force=True
             )
-            return {}
-        except ChatError as error:
-            if error.transient or len(users) == 1:
-                if error.code in ("already_in_channel", "cant_invite_self"):
-                    return {}
-                if len(users) == 1 and not error.transient:
+        except SlackApiError as exc:
+            error = _error_of(exc, "conversations.invite")
+            listed = exc.response.get("errors") if isinstance(exc.response.data, dict) else None
+            if error.transient or not listed:
+                if not error.transient and len(users) == 1:
                     return {users[0]: error.code}
-                raise
-        # One of them could not be invited (deactivated, external…): invite the others one by one.
-        refused: dict[str, str] = {}
-        results = await asyncio.gather(
-            *(self.invite(channel_id, [user]) for user in users), return_exceptions=True
-        )
-        for user, result in zip(users, results, strict=True):
-            if isinstance(result, BaseException):
-                if isinstance(result, ChatError) and result.transient:
-                    raise result
-                refused[user] = getattr(result, "code", str(result))
-            else:
-                refused.update(result)
-        return refused
+                raise error from exc
+            return _refused(listed)
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise _error_of(exc, "conversations.invite") from exc
+        return _refused(response.get("errors") or [])
 
     async def set_topic(self, channel_id: str, topic: str) -> None:
         await self._call(

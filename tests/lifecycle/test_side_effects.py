@@ -378,3 +378,49 @@ async def test_the_bot_removed_from_a_public_incident_channel_joins_it_again(bot
 
     assert bot.chat.bot_user_id in channel.members
     assert "Investigating" in str(channel.messages[next(iter(channel.pins))].blocks)
+
+
+async def test_an_incident_whose_category_and_environment_left_the_config_still_works(
+    bot, ws: Workspace
+):
+    incident = await declare_and_wait(bot, ws)
+    catalog = bot.service.catalog
+    bot.service.catalog = catalog.model_copy(
+        update={
+            "categories": [c for c in catalog.categories if c.key != "payments"],
+            "environments": [e for e in catalog.environments if e.key != "PRD"],
+        }
+    )
+
+    changed = await bot.service.change_status(
+        incident.id, Status.MITIGATED, by=Actor.user(ws.alice)
+    )
+    await outbox_idle()
+
+    from bot.blocks.manage import update_modal
+
+    assert changed.status is Status.MITIGATED
+    channel = ws.slack.channels[incident.channel_id]
+    assert "Mitigated" in str(channel.messages[next(iter(channel.pins))].blocks)
+    entries, _ = await bot.service.timeline_page(incident.id)
+    assert not [e for e in entries if e.kind is TimelineKind.SIDE_EFFECT_FAILED]
+    view = update_modal(changed, bot.service.catalog, styles=bot.service.priority_styles)
+    assert view["type"] == "modal"
+
+
+async def test_a_role_given_to_a_deactivated_user_is_recorded_and_the_channel_told(
+    bot, ws: Workspace
+):
+    incident = await declare_and_wait(bot, ws)
+    ws.slack.ws.users[ws.bob].deleted = True
+
+    await bot.service.assign_roles(
+        incident.id, {BuiltinRole.COMMUNICATIONS_LEAD: ws.bob}, by=Actor.user(ws.alice)
+    )
+    await outbox_idle()
+
+    assert (await bot.service.role_holders(incident.id))["communications_lead"] == ws.bob
+    channel = ws.slack.channels[incident.channel_id]
+    assert ws.bob not in channel.members
+    told = [m.text for m in channel.messages.values() if f"<@{ws.bob}>" in m.text]
+    assert any("could not invite" in text for text in told)
