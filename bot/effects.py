@@ -15,6 +15,7 @@ source thread, warn the deploy channel} → {pin the summary, delete the topic n
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Awaitable, Mapping, Sequence
 from datetime import timedelta
@@ -187,21 +188,27 @@ class SlackEffects:
         retrying = job.attempts > 1
         channel_id = incident.channel_id
         wants_channel = incident.response_type is ResponseType.CRITICAL and incident.is_open
+        view = await self._view(incident)
+        wanted = (
+            await self._wanted_members(incident, [user for _, user in view.roles])
+            if wants_channel
+            else []
+        )
         if wants_channel and channel_id is None:
-            channel_id = await self._create_channel(incident, refs, retrying=retrying)
-            incident = await self.incidents.require(incident.id)
+            channel_id, name = await self._create_channel(incident, refs, retrying=retrying)
+            incident = dataclasses.replace(incident, channel_id=channel_id, channel_name=name)
+            view = dataclasses.replace(view, incident=incident)
         if wants_channel and channel_id is not None and ARCHIVED in refs:
             # Reopened after its channel was archived: the responders need it back.
             await self.chat.unarchive(channel_id)
             await self.refs.delete(incident.id, ARCHIVED)
             refs = {k: v for k, v in refs.items() if k != ARCHIVED}
-        view = await self._view(incident)
         round_two: list[Awaitable[None]] = []
         has_live_channel = channel_id is not None and ARCHIVED not in refs
         if has_live_channel and channel_id is not None:
             if incident.response_type is ResponseType.CRITICAL:
                 round_two += [
-                    self._invite(incident, channel_id, refs),
+                    self._invite(incident, channel_id, refs, wanted),
                     self._summary(view, channel_id, refs, retrying=retrying),
                     self._topic(view, channel_id, refs),
                 ]
@@ -246,7 +253,7 @@ class SlackEffects:
 
     async def _create_channel(
         self, incident: Incident, refs: Mapping[str, SlackRef], *, retrying: bool
-    ) -> str:
+    ) -> tuple[str, str]:
         base = channel_name(
             self.catalog.slack.channel_name_template,
             incident_id=incident.id,
@@ -262,7 +269,7 @@ class SlackEffects:
             if retrying or (tried is not None and tried.data.get("name") == name):
                 adopted = await self._adopt(incident, name)
                 if adopted is not None:
-                    return adopted
+                    return adopted, name
             await self._put(
                 SlackRef(
                     incident_id=incident.id,
@@ -278,10 +285,10 @@ class SlackEffects:
                     raise
                 adopted = await self._adopt(incident, name)
                 if adopted is not None:
-                    return adopted
+                    return adopted, name
                 continue
             await self.incidents.set_channel(incident.id, channel_id, name)
-            return channel_id
+            return channel_id, name
         raise ChatError("name_taken", method="conversations.create", transient=False)
 
     async def _adopt(self, incident: Incident, name: str) -> str | None:
@@ -296,9 +303,10 @@ class SlackEffects:
         await self.incidents.set_channel(incident.id, found.id, found.name)
         return found.id
 
-    async def _wanted_members(self, incident: Incident) -> list[str]:
-        wanted: list[str] = [incident.created_by]
-        wanted += [a.user_id for a in await self.roles.list(incident.id)]
+    async def _wanted_members(self, incident: Incident, role_holders: list[str]) -> list[str]:
+        """Who belongs in the channel: the declarer, the role holders, the category's
+        responders and the all-hands group for its priorities, minus those who left."""
+        wanted: list[str] = [incident.created_by, *role_holders]
         try:
             category = self.catalog.category(incident.category)
         except KeyError:
@@ -321,12 +329,16 @@ class SlackEffects:
         return [u for u in dict.fromkeys(wanted) if u not in left and u != self.chat.bot_user_id]
 
     async def _invite(
-        self, incident: Incident, channel_id: str, refs: Mapping[str, SlackRef]
+        self,
+        incident: Incident,
+        channel_id: str,
+        refs: Mapping[str, SlackRef],
+        wanted: list[str],
     ) -> None:
         done = refs.get(MEMBERS)
         listed = done.data.get("invited") if done else None
         invited = {str(u) for u in listed} if isinstance(listed, list) else set()
-        new = [u for u in await self._wanted_members(incident) if u not in invited]
+        new = [u for u in wanted if u not in invited]
         if not new:
             return
         refused = await self.chat.invite(channel_id, new)
@@ -361,10 +373,16 @@ class SlackEffects:
             ts = await self.chat.find_message(channel_id, f"firefighter_{SUMMARY}", incident.id)
         if ts is None:
             ts = await self.chat.post(channel_id, message, metadata=_metadata(SUMMARY, incident.id))
-        await self._put(
-            SlackRef(incident_id=incident.id, kind=SUMMARY, channel_id=channel_id, ts=ts)
+        # Recorded and pinned at once (a crash in between: the retry finds it by its metadata,
+        # and pinning twice is harmless).
+        await _gather(
+            [
+                self._put(
+                    SlackRef(incident_id=incident.id, kind=SUMMARY, channel_id=channel_id, ts=ts)
+                ),
+                self.chat.pin(channel_id, ts),
+            ]
         )
-        await self.chat.pin(channel_id, ts)
 
     async def _topic(
         self, view: IncidentView, channel_id: str, refs: Mapping[str, SlackRef]
