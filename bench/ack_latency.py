@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import sys
 import tempfile
@@ -18,36 +17,17 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.harness import bot_process, percentile  # noqa: E402
 from sandbox.slack import SlackSandbox  # noqa: E402
 
 BASELINE_MEDIAN_MS = 11.7
 BASELINE_P99_MS = (12.3, 14.6)
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
-
-
 async def main(rate: float, seconds: float) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         async with SlackSandbox() as slack:
-            env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
-            env.update(
-                SLACK_BOT_TOKEN=slack.bot_token,
-                SLACK_APP_TOKEN=slack.app_token,
-                SLACK_API_URL=slack.base_url,
-                DATABASE_URL=f"sqlite://{tmp}/bench.sqlite3",
-                FIREFIGHTER_HTTP_HOST="127.0.0.1",
-                FIREFIGHTER_HTTP_PORT="0",
-                LOG_LEVEL="WARNING",
-            )
-            bot = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot", "run", cwd=REPO, env=env
-            )
-            try:
-                await slack.wait_for_connection(timeout=30)
+            async with bot_process(slack, f"sqlite://{tmp}/bench.sqlite3"):
                 user = slack.add_user("bench")
                 channel = slack.add_channel("bench", members=[user])
                 for _ in range(20):  # warm-up: auth.test, imports, JIT caches
@@ -70,9 +50,6 @@ async def main(rate: float, seconds: float) -> None:
                         await asyncio.sleep(delay)
                     tasks.append(asyncio.create_task(one()))
                 await asyncio.gather(*tasks)
-            finally:
-                bot.terminate()
-                await bot.wait()
             violations = len(slack.violations)
     print(f"/incident help at {rate:g}/s for {seconds:g} s: {len(latencies)}/{count} acked")
     print(

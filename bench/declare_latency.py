@@ -29,6 +29,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.harness import bot_process, percentile  # noqa: E402
 from sandbox.slack import SlackSandbox  # noqa: E402
 
 BASELINE_READY_MS = 223.0
@@ -37,12 +38,6 @@ BASELINE_ACK_MEDIAN_MS = 11.7
 TARGET_READY_MS = 150.0
 TARGET_ACK_P99_MS = 10.0
 IGNORED = {"views.open", "views.update", "auth.test", "apps.connections.open"}
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
 
 
 def rounds(starts: list[float], latency: float) -> int:
@@ -104,21 +99,7 @@ async def run(slack: SlackSandbox, url: str, runs: int, latency: float) -> None:
     for name in ("incidents-major", "deployments", "incidents-private"):
         slack.add_channel(name, bot=True)
     channel = slack.add_channel("bench", members=[user])
-    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
-    env.update(
-        SLACK_BOT_TOKEN=slack.bot_token,
-        SLACK_APP_TOKEN=slack.app_token,
-        SLACK_API_URL=slack.base_url,
-        DATABASE_URL=url,
-        FIREFIGHTER_HTTP_HOST="127.0.0.1",
-        FIREFIGHTER_HTTP_PORT="0",
-        LOG_LEVEL="WARNING",
-    )
-    bot = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "run", cwd=REPO, env=env
-    )
-    try:
-        await slack.wait_for_connection(timeout=60)
+    async with bot_process(slack, url):
         for _ in range(10):  # warm-up: imports, connection pools, the catalog's look-ups
             await slack.run_slash_command(user, "/incident", "help", channel)
         await asyncio.sleep(1.0)
@@ -190,9 +171,6 @@ async def run(slack: SlackSandbox, url: str, runs: int, latency: float) -> None:
             latency=latency,
         )
         slack.assert_no_violations()
-    finally:
-        bot.terminate()
-        await bot.wait()
 
 
 def report(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -11,6 +12,9 @@ import pytest_asyncio
 # slack_sdk reads these and ignores NO_PROXY; every server in the suite is on loopback.
 for _var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
     os.environ.pop(_var, None)
+
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def postgres_url() -> str:
@@ -151,3 +155,22 @@ def ws(slack: object) -> object:
     from tests.workspace import seed_workspace
 
     return seed_workspace(slack)  # type: ignore[arg-type]
+
+
+async def spawn_bot(env: dict[str, str], *, capture: bool = False) -> object:
+    """`python -m bot run` with ``env`` (see ``bot_process_env``); its output piped when
+    ``capture``, else discarded."""
+    import asyncio
+    import sys
+
+    output = asyncio.subprocess.PIPE if capture else asyncio.subprocess.DEVNULL
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=output,
+        stderr=output,
+    )

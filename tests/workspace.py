@@ -4,6 +4,8 @@ side effects are done (shared by the lifecycle and app tests)."""
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -92,3 +94,15 @@ async def declare_and_wait(
     )
     await outbox_idle()
     return await IncidentRepository().require(declared.incident.id)
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], seconds: float = 5.0) -> Any:
+    """Poll an async ``check`` (a database read) until it returns something truthy."""
+    deadline = time.monotonic() + seconds
+    while True:
+        found = await check()
+        if found:
+            return found
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"condition not met within {seconds}s")
+        await asyncio.sleep(0.01)

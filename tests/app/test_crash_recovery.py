@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
-from pathlib import Path
 
 from bot.blocks.ids import CallbackId
 from sandbox.slack import SlackSandbox
-from tests.conftest import bot_process_env, free_port
+from tests.conftest import bot_process_env, free_port, spawn_bot
 
-REPO = Path(__file__).resolve().parents[2]
 LEASE_SECONDS = "1"
 
 
@@ -20,16 +17,7 @@ async def start_bot(slack: SlackSandbox, database_url: str) -> asyncio.subproces
     env = bot_process_env(
         slack, database_url, free_port(), OUTBOX_LEASE_SECONDS=LEASE_SECONDS, LOG_LEVEL="INFO"
     )
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "run",
-        cwd=REPO,
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
+    process: asyncio.subprocess.Process = await spawn_bot(env)  # type: ignore[assignment]
     await slack.wait_for_connection(timeout=30)
     return process
 

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
-from pathlib import Path
 
 import aiohttp
 
 from sandbox.slack import SlackSandbox
-from tests.conftest import bot_process_env, free_port
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.conftest import bot_process_env, free_port, spawn_bot
 
 
 async def test_the_real_process_migrates_connects_answers_and_stops_cleanly(
@@ -20,16 +16,7 @@ async def test_the_real_process_migrates_connects_answers_and_stops_cleanly(
 ) -> None:
     port = free_port()
     env = bot_process_env(slack, process_database, port)
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "run",
-        cwd=REPO,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    process: asyncio.subprocess.Process = await spawn_bot(env, capture=True)  # type: ignore[assignment]
     try:
         await slack.wait_for_connection(timeout=30)
         alice = slack.add_user("alice")

@@ -4,9 +4,7 @@ exactly once — one incident, one channel, one announcement, one timeline entry
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import Any
 
 from bot.blocks.ids import BlockId, CallbackId
@@ -15,18 +13,7 @@ from sandbox.slack import SlackSandbox
 from sandbox.slack.socket_mode import Delivery
 from sandbox.slack.state import View
 from storage import models
-from tests.workspace import Workspace, outbox_idle
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], seconds: float = 5.0) -> Any:
-    deadline = time.monotonic() + seconds
-    while True:
-        found = await check()
-        if found:
-            return found
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"condition not met within {seconds}s")
-        await asyncio.sleep(0.01)
+from tests.workspace import Workspace, eventually, outbox_idle
 
 
 async def settled(bot: Any) -> None:
