@@ -97,8 +97,13 @@ CHANNEL_LOST = frozenset({"is_archived", "not_in_channel", "channel_not_found"})
 IGNORED_INVITE_ERRORS = frozenset({"already_in_channel", "cant_invite_self"})
 
 
-def describe(kind: str) -> str:
-    """What the job kind does, for "Could not <describe>" messages."""
+def describe(kind: str, error: str = "", *, private: bool = False) -> str:
+    """What failed, for "Could not <describe>" messages: the job kind's purpose, or the step
+    the error names (``"conversations.create: restricted_action"``)."""
+    if error.startswith("conversations.create"):
+        if private:
+            return "create the incident's private channel (it is never replaced by a public one)"
+        return "create the incident's channel"
     return _DESCRIPTIONS.get(kind, kind)
 
 

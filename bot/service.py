@@ -799,7 +799,7 @@ class IncidentService:
         if incident is None:
             return
         now = self.clock.now()
-        what = effects.describe(job.kind)
+        what = effects.describe(job.kind, error, private=incident.private)
         async with transaction():
             await self._append(
                 incident,

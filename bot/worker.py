@@ -152,7 +152,7 @@ class OutboxWorker:
                 )
                 await outbox.retry(job, str(error), delay, now=self.clock.now())
                 return
-            await self._give_up(job, error.code, context)
+            await self._give_up(job, str(error), context)
             return
         except Exception as error:
             if job.attempts < self.max_attempts:

@@ -424,3 +424,19 @@ async def test_a_role_given_to_a_deactivated_user_is_recorded_and_the_channel_to
     assert ws.bob not in channel.members
     told = [m.text for m in channel.messages.values() if f"<@{ws.bob}>" in m.text]
     assert any("could not invite" in text for text in told)
+
+
+async def test_a_private_channel_slack_refuses_is_never_replaced_by_a_public_one(
+    bot, ws: Workspace
+):
+    ws.slack.inject_error("conversations.create", "restricted_action", times=10)
+
+    incident = await declare_and_wait(bot, ws, outage(private=True))
+
+    assert incident.channel_id is None
+    assert not [c for c in ws.slack.channels.values() if c.name.startswith("inc-")]
+    assert ws.slack.messages(ws.incidents) == []
+    told = " ".join(ws.slack.render_message(m) for m in ws.slack.dms(ws.alice))
+    assert "private channel" in told and "restricted_action" in told
+    entries, _ = await bot.service.timeline_page(incident.id)
+    assert any(e.kind is TimelineKind.SIDE_EFFECT_FAILED for e in entries)
