@@ -1,8 +1,11 @@
 """``firefighter demo``: the real bot against the local Slack sandbox, played as users would.
 
 It starts the sandbox, runs ``bot.main.run`` (the same code as ``firefighter run``: database,
-migrations, Socket Mode, scheduler, health server), drives a scripted session through Socket Mode,
-prints what each person would see in Slack, and can write a JSON report of the session."""
+migrations, Socket Mode, scheduler, health server), drives a scripted incident lifecycle through
+Socket Mode (declare from a message, timeline, roles, broadcast, status, the close gate and its fixes,
+a private P1, a P4 without a channel, App Home), prints what each person sees in Slack, and can write
+a JSON report of the session: requests and contract violations, the transcript, the Slack state and
+the incidents as stored in the database."""
 
 from __future__ import annotations
 
@@ -12,16 +15,30 @@ import json
 import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
 
+from bot.blocks.ids import ActionId, BlockId, CallbackId
 from bot.config import Catalog, Settings
+from bot.domain.incident import Incident, Milestone, Status
+from bot.domain.milestones import MILESTONE_LABELS
 from bot.main import run
 from sandbox.slack import SlackSandbox
+from sandbox.slack.render import readable
+from sandbox.slack.state import Ephemeral, Message, User, View
+from storage.repository import IncidentRepository, TimelineRepository
 
 STEP_TIMEOUT = 10.0
+TITLE = "Card payments failing at checkout"
+QUIET_PERIOD = 0.15
+"""Slack is considered settled when no API call arrived for this long and every envelope is acked."""
+
+
+class DemoStepFailed(RuntimeError):
+    """What the script waited for never showed up in Slack."""
 
 
 @dataclass
@@ -41,12 +58,18 @@ class Transcript:
     steps: list[Step] = field(default_factory=list)
     quiet: bool = False
 
+    def scene(self, title: str) -> None:
+        if not self.quiet:
+            print(f"\n\n══ {title} " + "═" * max(3, 96 - len(title)))
+
     def record(self, step: Step) -> None:
         self.steps.append(step)
         if self.quiet:
             return
         print(f"\n▶ {step.actor} {step.action}")
-        for block in step.shown:
+        for index, block in enumerate(step.shown):
+            if index:
+                print("   │")
             for line in block.splitlines() or [""]:
                 print(f"   │ {line}")
 
@@ -73,13 +96,22 @@ async def run_demo(
                 }
             )
             _print(quiet, f"Slack sandbox on {slack.base_url} · database {_safe_url(database_url)}")
+            # The people and channels exist before the bot starts (it looks the catalog's up).
+            demo = _Demo(slack, catalog, transcript)
             stop, ready = asyncio.Event(), asyncio.Event()
             bot_task = asyncio.create_task(run(bot_settings, catalog, stop=stop, ready=ready))
+            incidents: list[dict[str, Any]] = []
+            failure: str | None = None
             try:
                 await _wait_until_ready(ready, bot_task)
                 await slack.wait_for_connection(timeout=STEP_TIMEOUT)
                 _print(quiet, "FireFighter is connected over Socket Mode.")
-                await _play(slack, catalog, transcript)
+                try:
+                    await _play(demo)
+                except DemoStepFailed as failed:
+                    failure = str(failed)
+                # Read while the bot (and its database) still runs.
+                incidents = await _stored_incidents()
             finally:
                 stop.set()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -97,65 +129,733 @@ async def run_demo(
                             }
                         },
                         "transcript": [step.as_json() for step in transcript.steps],
-                        "state": {"slack": slack.snapshot()},
+                        "failure": failure,
+                        "state": {"slack": slack.snapshot(), "incidents": incidents},
                     },
                     indent=2,
                     default=str,
                 )
                 await asyncio.to_thread(report.write_text, text)
-                _print(quiet, f"\nReport written to {report}")
+            if not quiet:
+                transcript.scene("The incidents, as stored in the database")
+                print(_incident_table(incidents))
+                if report is not None:
+                    print(f"\nReport written to {report}")
             _print(
                 quiet,
                 f"\nSlack sandbox: {len(slack.requests)} requests, {len(violations)} contract violations.",
             )
             for violation in violations:
                 print(f"  violation: {violation}")
-            return 1 if violations else 0
+            if failure:
+                print(f"\nThe demo stopped early: {failure}")
+            return 1 if violations or failure else 0
 
 
-async def _play(slack: SlackSandbox, catalog: Catalog, transcript: Transcript) -> None:
-    command = catalog.slack.command
-    alice = slack.add_user("alice", real_name="Alice Martin")
-    bob = slack.add_user("bob", real_name="Bob Nguyen")
-    general = slack.add_channel("general", members=[alice, bob])
-    names = {alice: "Alice", bob: "Bob"}
+# --------------------------------------------------------------------------------------------------
+# The script
+# --------------------------------------------------------------------------------------------------
 
-    async def slash(user: str, text: str) -> None:
-        before = len(slack.ephemerals(user, general))
-        await slack.run_slash_command(user, command, text, general)
-        shown = await _settle(lambda: slack.ephemerals(user, general)[before:])
-        transcript.record(
-            Step(
-                names[user],
-                f"types `{f'{command} {text}'.strip()}` in #general",
-                [f"(only visible to {names[user]})\n{slack.render_message(e)}" for e in shown],
-            )
+
+async def _play(demo: _Demo) -> None:
+    await demo.introduction()
+    incident = await demo.declare_from_message()
+    await demo.build_the_timeline(incident)
+    await demo.hand_over_communications(incident)
+    await demo.broadcast_and_mitigate(incident)
+    await demo.close_through_the_gate(incident)
+    await demo.private_p1()
+    await demo.p4_without_channel()
+    await demo.app_home()
+
+
+@dataclass
+class _Channels:
+    general: str
+    alerts: str
+    security: str
+    incidents: str
+    major: str
+    deployments: str
+    private_digest: str
+
+
+class _Demo:
+    """The people, their channels and the script's moves, each recorded as a Step."""
+
+    def __init__(self, slack: SlackSandbox, catalog: Catalog, transcript: Transcript) -> None:
+        self.slack = slack
+        self.command = catalog.slack.command
+        self.tz = catalog.reminders.tz
+        self.transcript = transcript
+        self.alice = slack.add_user("alice", real_name="Alice Martin")
+        self.bob = slack.add_user("bob", real_name="Bob Nguyen")
+        self.carol = slack.add_user("carol", real_name="Carol Diaz")
+        self.dave = slack.add_user("dave", real_name="Dave Okafor")
+        # The example catalog names two more people: the payments lead (by id) and the back-office
+        # lead (by e-mail).
+        self.pat = "U0PAYLEAD1"
+        slack.ws.users[self.pat] = User(self.pat, "pat", "Pat Keller", "pat@example.com")
+        slack.add_user("ops.lead", real_name="Olga Lind")
+        self.names = {
+            self.alice: "Alice",
+            self.bob: "Bob",
+            self.carol: "Carol",
+            self.dave: "Dave",
+            self.pat: "Pat",
+        }
+        slack.add_usergroup("payments-oncall", [self.bob], "Payments on-call")
+        slack.add_usergroup("security-team", [self.dave], "Security team")
+        slack.add_usergroup("incident-managers", [], "Incident managers")
+        slack.add_usergroup("engineering-managers", [], "Engineering managers")
+        everyone = [self.alice, self.bob, self.carol, self.dave]
+        self.channels = _Channels(
+            general=slack.add_channel("general", members=everyone),
+            alerts=slack.add_channel("checkout-alerts", members=[self.bob, self.alice], bot=True),
+            security=slack.add_channel("security", members=[self.dave], bot=True),
+            incidents=slack.add_channel("incidents", members=everyone, bot=True),
+            major=slack.add_channel("incidents-major", members=everyone, bot=True),
+            deployments=slack.add_channel("deployments", members=everyone, bot=True),
+            private_digest=slack.add_channel("incidents-private", members=[self.dave], bot=True),
         )
 
-    async def home(user: str) -> None:
-        previous = slack.home_view(user)
-        previous_hash = previous.hash if previous else None
-        await slack.open_app_home(user)
-        await _settle(lambda: (v := slack.home_view(user)) is not None and v.hash != previous_hash)
-        view = slack.home_view(user)
-        transcript.record(
-            Step(
-                names[user],
-                "opens the FireFighter Home tab",
+    # -- scenes ------------------------------------------------------------------------------------
+
+    async def introduction(self) -> None:
+        self.transcript.scene("0 · A quiet morning")
+        await self.slash(self.alice, "", self.channels.general)
+        await self.home(self.alice)
+
+    async def declare_from_message(self) -> Incident:
+        slack, alice, bob = self.slack, self.alice, self.bob
+        self.transcript.scene("1 · Bob reports a problem, Alice declares an incident from it")
+        report_text = (
+            "Card payments fail with 502 since 14:02, about 40% of checkouts are refused. "
+            "Wallets still work."
+        )
+        source_ts = await slack.post_message(bob, self.channels.alerts, report_text)
+        await self.quiet()
+        self.record(bob, "posts in #checkout-alerts", [report_text])
+        self.source_ts = source_ts
+
+        await slack.run_message_shortcut(
+            alice, CallbackId.DECLARE_FROM_MESSAGE.value, self.channels.alerts, source_ts
+        )
+        view = await self.modal(alice, CallbackId.DECLARE_MODAL)
+        await self.quiet()  # the link to the message arrives with a views.update
+        self.record(
+            alice,
+            "uses the message shortcut “Declare incident from message” on Bob's message",
+            [self.render_view(view)],
+        )
+
+        business = f"{BlockId.DECLARE_IMPACT_PREFIX}business"
+        await slack.click_button(
+            alice,
+            ActionId.DECLARE_IMPACT.value,
+            view_id=view.id,
+            block_id=business,
+            value="medium",
+        )
+        await self.need(
+            lambda: "P2" in self.priority_preview(view), "the live priority of the declare modal"
+        )
+        self.record(
+            alice,
+            "sets the Business impact to Medium (the modal updates the priority as she picks)",
+            [self.priority_preview(view)],
+        )
+
+        before = self.channel_ids()
+        values: dict[str, dict[str, Any]] = {
+            business: {ActionId.DECLARE_IMPACT.value: "medium"},
+            BlockId.DECLARE_TITLE.value: {BlockId.DECLARE_TITLE.value: TITLE},
+            BlockId.DECLARE_CATEGORY.value: {ActionId.DECLARE_CATEGORY.value: "payments"},
+        }
+        await slack.submit_view(alice, view.id, values)
+        confirmation = await self.told(alice, "Declared")
+        incident = await self.incident_with_channel(before)
+        channel = incident.channel_id
+        assert channel is not None
+        await self.need(
+            lambda: (
+                slack.channels[channel].pins
+                and slack.messages(self.channels.incidents)
+                and len(slack.thread(self.channels.alerts, source_ts)) > 1
+            ),
+            "the new channel's pinned summary, the announcement and the reply in the thread",
+        )
+        await self.quiet()
+        self.incident_channel = channel
+        self.announcement = slack.messages(self.channels.incidents)[-1]
+        self.record(
+            alice,
+            f"shortens the title to “{TITLE}”, chooses the category Payments and presses Declare",
+            [
+                confirmation,
+                self.describe_channel(channel),
+                "Pinned in the channel:\n" + self.pinned_summary(channel),
+                "In #incidents:\n" + self.render(self.announcement),
+                "In #checkout-alerts, in the thread of Bob's message:\n"
+                + "\n".join(
+                    self.render(m) for m in slack.thread(self.channels.alerts, source_ts)[1:]
+                ),
+            ],
+        )
+        return incident
+
+    async def build_the_timeline(self, incident: Incident) -> None:
+        slack, alice, bob, channel = self.slack, self.alice, self.bob, self.incident_channel
+        self.transcript.scene("2 · Findings go on the timeline")
+        findings = [
+            "The payment gateway returns 502 for every Visa and Mastercard request.",
+            "Gateway pods were redeployed at 13:58 with a new TLS certificate bundle.",
+        ]
+        posted = []
+        for finding in findings:
+            posted.append(await slack.post_message(bob, channel, finding))
+        await self.quiet()
+        self.record(bob, f"posts two findings in #{self.name(channel)}", findings)
+        for ts in posted:
+            await slack.add_reaction(alice, channel, ts, "pushpin")
+        await self.quiet()
+        self.record(
+            alice,
+            "reacts :pushpin: to both findings",
+            [self.render(e) for e in self.slack.ephemerals(alice, channel)]
+            or ["(no reply: they go on the timeline quietly)"],
+        )
+        await self.slash(alice, "timeline", channel)
+
+    async def hand_over_communications(self, incident: Incident) -> None:
+        slack, alice, carol, channel = self.slack, self.alice, self.carol, self.incident_channel
+        self.transcript.scene("3 · Carol becomes communications lead")
+        await slack.run_slash_command(alice, self.command, "roles", channel)
+        view = await self.modal(alice, CallbackId.ROLES_MODAL)
+        self.record(alice, f"types `{self.command} roles`", [self.render_view(view)])
+        block = f"{BlockId.ROLE_PREFIX}communications_lead"
+        await slack.submit_view(alice, view.id, {block: {block: carol}})
+        duties = await self.need(
+            lambda: [m for m in slack.dms(carol) if "Communications lead" in self.render(m)],
+            "Carol's DM with her duties",
+        )
+        await self.need(lambda: carol in slack.channels[channel].members, "Carol's invitation")
+        await self.quiet()
+        self.record(
+            alice,
+            "picks Carol as Communications lead and saves",
+            [f"Carol's DM from FireFighter:\n{self.render(duties[0])}"],
+        )
+
+    async def broadcast_and_mitigate(self, incident: Incident) -> None:
+        slack, alice, carol, channel = self.slack, self.alice, self.carol, self.incident_channel
+        announcement = self.announcement
+        self.transcript.scene("4 · Carol broadcasts an update, Alice mitigates")
+        update = (
+            "Update: we rolled the payment gateway back to yesterday's release; "
+            "card payments are recovering (80% success)."
+        )
+        ts = await slack.post_message(carol, channel, update)
+        before = len(slack.thread(self.channels.incidents, announcement.ts))
+        await slack.add_reaction(carol, channel, ts, "mega")
+        await self.need(
+            lambda: len(slack.thread(self.channels.incidents, announcement.ts)) > before,
+            "the broadcast in the thread of the announcement",
+        )
+        await self.quiet()
+        self.record(
+            carol,
+            f"posts an update in #{self.name(channel)} and reacts :mega: to it",
+            [update, "In #incidents, the announcement's thread:\n" + self.announcement_thread()],
+        )
+        await self.change_status(alice, Status.MITIGATING, whole_summary=False)
+        await self.change_status(alice, Status.MITIGATED, whole_summary=True)
+
+    async def close_through_the_gate(self, incident: Incident) -> None:
+        slack, alice, channel = self.slack, self.alice, self.incident_channel
+        self.transcript.scene("5 · Closing: the gate says what is missing, Alice fixes it")
+        await slack.run_slash_command(alice, self.command, "close", channel)
+        close = await self.modal(alice, CallbackId.CLOSE_MODAL)
+        self.record(
+            alice,
+            f"types `{self.command} close`: the modal lists what is missing (Close needs an "
+            "early-closure reason while anything is)",
+            [self.render_view(close)],
+        )
+        await slack.close_view(alice, close.id)
+        refusals_before = len(self.refusals(alice))
+        await slack.run_slash_command(alice, self.command, "status", channel)
+        view = await self.modal(alice, CallbackId.STATUS_MODAL)
+        await slack.submit_view(alice, view.id, {BlockId.STATUS: {BlockId.STATUS: "closed"}})
+        refusals = await self.need(
+            lambda: self.refusals(alice)[refusals_before:], "the DM refusing to close"
+        )
+        await self.quiet()
+        refusal = refusals[-1]
+        self.record(
+            alice,
+            f"cancels it, types `{self.command} status` and picks Closed anyway",
+            [f"Alice's DM from FireFighter:\n{self.render(refusal)}"],
+        )
+        fixes = self.fix_buttons(refusal)
+
+        # Fix: the Detected time (when Bob reported it), through the milestone modal.
+        detected = fixes.get(f"set_milestone:{Milestone.DETECTED.value}")
+        if detected is not None:
+            await slack.click_button(alice, detected, channel_id=refusal.channel, ts=refusal.ts)
+            milestone = await self.modal(alice, CallbackId.MILESTONE_MODAL)
+            reported_at = int(float(self.source_ts))
+            await slack.submit_view(
+                alice, milestone.id, {BlockId.MILESTONE: {BlockId.MILESTONE: reported_at}}
+            )
+            await self.need_incident(
+                incident.id, lambda i: i.milestones.detected_at is not None, "the Detected time"
+            )
+            await self.quiet()
+            fixed = await IncidentRepository().require(incident.id)
+            self.record(
+                alice,
+                "clicks [Set Detected] and enters the time of Bob's report (the impact start, "
+                "which defaulted to the declaration, moves back with it)",
                 [
-                    slack.render_blocks(view.payload["blocks"])
-                    if view
-                    else "(nothing was published)"
+                    self.render_view(milestone),
+                    "Milestones now: " + _milestones_line(fixed, self.tz),
                 ],
             )
+
+        # Fix: move to Post-mortem (the status modal opens from the button).
+        move = fixes.get("move_to_postmortem")
+        if move is not None:
+            await slack.click_button(alice, move, channel_id=refusal.channel, ts=refusal.ts)
+            view = await self.modal(alice, CallbackId.STATUS_MODAL)
+            await slack.submit_view(
+                alice, view.id, {BlockId.STATUS: {BlockId.STATUS: "postmortem"}}
+            )
+            await self.need_incident(
+                incident.id, lambda i: i.status is Status.POSTMORTEM, "the Post-mortem status"
+            )
+            await self.quiet()
+            self.record(
+                alice,
+                "clicks [Move to Post-mortem] and confirms in the status modal",
+                ["The pinned summary now says:\n" + self.summary_field(channel, "Status")],
+            )
+
+        # Fix: the post-mortem document is ready.
+        ready = fixes.get("mark_postmortem_ready")
+        if ready is not None:
+            await slack.click_button(alice, ready, channel_id=refusal.channel, ts=refusal.ts)
+            told = await self.told(alice, "Post-mortem marked ready")
+            await self.quiet()
+            self.record(alice, "clicks [Mark post-mortem ready]", [told])
+
+        await slack.run_slash_command(alice, self.command, "close", channel)
+        close = await self.modal(alice, CallbackId.CLOSE_MODAL)
+        self.record(alice, f"types `{self.command} close` again", [self.render_view(close)])
+        await slack.submit_view(alice, close.id, {})
+        await self.need_incident(incident.id, lambda i: i.status is Status.CLOSED, "the closure")
+        closing = await self.need(
+            lambda: [m for m in slack.messages(channel) if "will be archived" in self.render(m)],
+            "the closing summary in the channel",
+        )
+        await self.quiet()
+        self.record(
+            alice,
+            "presses Close",
+            [
+                f"In #{self.name(channel)}:\n{self.render(closing[-1])}",
+                "In #incidents, the announcement's thread:\n" + self.announcement_thread(),
+            ],
         )
 
-    await slash(alice, "")
-    await slash(alice, "lsit")
-    await slash(alice, "list")
-    await slash(bob, "list mine")
-    await home(alice)
-    await home(bob)
+    async def private_p1(self) -> None:
+        slack, dave = self.slack, self.dave
+        self.transcript.scene("6 · In #security, Dave declares a private P1")
+        public_before = {
+            c: len(slack.messages(c)) for c in (self.channels.incidents, self.channels.major)
+        }
+        digest_before = len(slack.messages(self.channels.private_digest))
+        await slack.run_slash_command(dave, self.command, "open", self.channels.security)
+        view = await self.modal(dave, CallbackId.DECLARE_MODAL)
+        before = self.channel_ids()
+        values: dict[str, dict[str, Any]] = {
+            f"{BlockId.DECLARE_IMPACT_PREFIX}customers": {ActionId.DECLARE_IMPACT.value: "high"},
+            BlockId.DECLARE_TITLE.value: {
+                BlockId.DECLARE_TITLE.value: "Leaked API key for the customer accounts service"
+            },
+            BlockId.DECLARE_SUMMARY.value: {
+                BlockId.DECLARE_SUMMARY.value: (
+                    "An API key with read access to customer accounts was pushed to a public "
+                    "repository 20 minutes ago."
+                )
+            },
+            BlockId.DECLARE_CATEGORY.value: {ActionId.DECLARE_CATEGORY.value: "security"},
+            BlockId.DECLARE_PRIVATE.value: {BlockId.DECLARE_PRIVATE.value: ["private"]},
+        }
+        await slack.submit_view(dave, view.id, values)
+        confirmation = await self.told(dave, "Declared")
+        incident = await self.incident_with_channel(before)
+        channel = incident.channel_id
+        assert channel is not None
+        await self.need(lambda: slack.channels[channel].pins, "the private channel's summary")
+        await self.need(
+            lambda: len(slack.messages(self.channels.private_digest)) > digest_before,
+            "the line in #incidents-private",
+        )
+        await self.quiet()
+        untouched = all(len(slack.messages(c)) == n for c, n in public_before.items())
+        digest = slack.messages(self.channels.private_digest)[-1]
+        self.record(
+            dave,
+            f"types `{self.command} open` in #security: Customers High, category Security, "
+            "Private checked, and presses Declare",
+            [
+                confirmation,
+                self.describe_channel(channel),
+                "In #incidents and #incidents-major: "
+                + ("nothing new." if untouched else "NEW MESSAGES (a private incident leaked!)"),
+                f"In #incidents-private:\n{self.render(digest)}",
+            ],
+        )
+
+    async def p4_without_channel(self) -> None:
+        slack, alice = self.slack, self.alice
+        self.transcript.scene("7 · A minor issue: tracked, announced, no channel")
+        announced_before = len(slack.messages(self.channels.incidents))
+        created_before = len(slack.calls("conversations.create"))
+        await slack.run_slash_command(alice, self.command, "open", self.channels.general)
+        view = await self.modal(alice, CallbackId.DECLARE_MODAL)
+        values: dict[str, dict[str, Any]] = {
+            f"{BlockId.DECLARE_IMPACT_PREFIX}customers": {ActionId.DECLARE_IMPACT.value: "low"},
+            BlockId.DECLARE_TITLE.value: {
+                BlockId.DECLARE_TITLE.value: "Order confirmation e-mails show the wrong currency"
+            },
+            BlockId.DECLARE_SUMMARY.value: {
+                BlockId.DECLARE_SUMMARY.value: (
+                    "Swiss customers see EUR instead of CHF in the confirmation e-mail; "
+                    "the amount charged is right."
+                )
+            },
+            BlockId.DECLARE_CATEGORY.value: {ActionId.DECLARE_CATEGORY.value: "checkout"},
+        }
+        self.record(alice, f"types `{self.command} open` in #general", [self.render_view(view)])
+        await slack.submit_view(alice, view.id, values)
+        confirmation = await self.told(alice, "without a channel")
+        await self.need(
+            lambda: len(slack.messages(self.channels.incidents)) > announced_before,
+            "the P4's announcement",
+        )
+        await self.quiet()
+        created = len(slack.calls("conversations.create")) - created_before
+        self.record(
+            alice,
+            "types a title and a summary, sets Customers to Low, category Checkout, and presses Declare",
+            [
+                confirmation,
+                "In #incidents:\n" + self.render(slack.messages(self.channels.incidents)[-1]),
+                f"Channels created: {created}.",
+            ],
+        )
+
+    async def app_home(self) -> None:
+        self.transcript.scene("8 · The App Home, for Alice and for Dave")
+        await self.home(self.alice)
+        await self.home(self.dave)
+
+    # -- moves -------------------------------------------------------------------------------------
+
+    async def slash(self, user: str, text: str, channel: str) -> None:
+        before = len(self.slack.ephemerals(user, channel))
+        await self.slack.run_slash_command(user, self.command, text, channel)
+        shown = await _settle(lambda: self.slack.ephemerals(user, channel)[before:])
+        self.record(
+            user,
+            f"types `{f'{self.command} {text}'.strip()}` in #{self.name(channel)}",
+            [f"(only visible to {self.names[user]})\n{self.render(e)}" for e in shown]
+            or ["(nothing was shown)"],
+        )
+
+    async def home(self, user: str) -> None:
+        previous = self.slack.home_view(user)
+        previous_hash = previous.hash if previous else None
+        await self.slack.open_app_home(user)
+        await _settle(
+            lambda: (v := self.slack.home_view(user)) is not None and v.hash != previous_hash
+        )
+        view = self.slack.home_view(user)
+        self.record(
+            user,
+            "opens the FireFighter Home tab",
+            [
+                self.slack.render_blocks(view.payload["blocks"])
+                if view
+                else "(nothing was published)"
+            ],
+        )
+
+    async def change_status(self, user: str, status: Status, *, whole_summary: bool) -> None:
+        slack, channel, announcement = self.slack, self.incident_channel, self.announcement
+        replies_before = len(slack.thread(self.channels.incidents, announcement.ts))
+        await slack.run_slash_command(user, self.command, "status", channel)
+        view = await self.modal(user, CallbackId.STATUS_MODAL)
+        await slack.submit_view(user, view.id, {BlockId.STATUS: {BlockId.STATUS: status.value}})
+        await self.need(
+            lambda: (
+                status.label in self.pinned_summary(channel)
+                and len(slack.thread(self.channels.incidents, announcement.ts)) > replies_before
+            ),
+            f"the summary and the announcement's thread showing {status.label}",
+        )
+        await self.quiet()
+        replies = slack.thread(self.channels.incidents, announcement.ts)[replies_before:]
+        self.record(
+            user,
+            f"types `{self.command} status` and picks {status.label}",
+            [
+                "The pinned summary, edited in place:\n"
+                + (
+                    self.pinned_summary(channel)
+                    if whole_summary
+                    else self.summary_field(channel, "Status") + "\n(…)"
+                ),
+                "New in the announcement's thread in #incidents:\n"
+                + "\n".join(self.render(m) for m in replies),
+            ],
+        )
+
+    # -- what Slack shows --------------------------------------------------------------------------
+
+    def record(self, user: str, action: str, shown: list[str]) -> None:
+        self.transcript.record(Step(self.names[user], action, shown))
+
+    def render(self, message: Message | Ephemeral) -> str:
+        return self.readable(self.slack.render_message(message))
+
+    def readable(self, text: str) -> str:
+        """Mentions as Slack shows them (``<@U1>`` → ``@alice``, ``<#C1>`` → ``#name``)."""
+        names = {u.id: u.name for u in self.slack.ws.users.values()}
+        names.update({c.id: c.name for c in self.slack.channels.values() if not c.is_im})
+        return readable(text, names)
+
+    def render_view(self, view: View) -> str:
+        title = view.payload.get("title", {}).get("text", "")
+        return f"┌ modal “{title}”\n{self.slack.render_blocks(view.payload.get('blocks'))}"
+
+    def priority_preview(self, view: View) -> str:
+        blocks = [
+            b
+            for b in view.payload.get("blocks") or []
+            if b.get("block_id") == BlockId.DECLARE_PRIORITY
+        ]
+        return self.slack.render_blocks(blocks)
+
+    def name(self, channel: str) -> str:
+        return self.slack.channels[channel].name
+
+    def where(self, channel_id: str) -> str:
+        channel = self.slack.channels[channel_id]
+        return "their DM with FireFighter" if channel.is_im else f"#{channel.name}"
+
+    def channel_ids(self) -> set[str]:
+        return set(self.slack.channels)
+
+    def describe_channel(self, channel_id: str) -> str:
+        channel = self.slack.channels[channel_id]
+        members = ", ".join(
+            sorted(
+                self.names.get(m, "FireFighter" if m == self.slack.bot_user_id else m)
+                for m in channel.members
+            )
+        )
+        kind = "private channel" if channel.is_private else "channel"
+        return (
+            f"New {kind} #{channel.name}\n"
+            f"  members: {members}\n"
+            f"  topic:   {self.readable(channel.topic['value']) or '(none)'}"
+        )
+
+    def pinned_summary(self, channel_id: str) -> str:
+        channel = self.slack.channels[channel_id]
+        return "\n".join(
+            self.render(channel.messages[ts]) for ts in channel.pins if ts in channel.messages
+        )
+
+    def summary_field(self, channel_id: str, name: str) -> str:
+        """One field of the pinned summary: its ``*Name*`` line and the value under it."""
+        lines = self.pinned_summary(channel_id).splitlines()
+        for index, line in enumerate(lines):
+            if line.strip() == f"*{name}*":
+                return "\n".join(lines[index : index + 2])
+        return "\n".join(lines)
+
+    def announcement_thread(self) -> str:
+        thread = self.slack.thread(self.channels.incidents, self.announcement.ts)
+        return "\n".join(f"↳ {self.render(m)}" for m in thread[1:])
+
+    def refusals(self, user: str) -> list[Message]:
+        return [m for m in self.slack.dms(user) if "cannot be closed yet" in self.render(m)]
+
+    @staticmethod
+    def fix_buttons(message: Message) -> dict[str, str]:
+        """The refusal's fix buttons: fix (``move_to_postmortem``, ``set_milestone:…``) → action id."""
+        found = {}
+        for block in message.blocks or []:
+            accessory = block.get("accessory") or {}
+            elements = [accessory, *(block.get("elements") or [])]
+            for element in elements:
+                if element.get("type") == "button" and str(element.get("action_id", "")).startswith(
+                    ActionId.FIX.value
+                ):
+                    found[str(element["value"]).split(":", 1)[1]] = str(element["action_id"])
+        return found
+
+    # -- waiting -----------------------------------------------------------------------------------
+
+    async def quiet(self) -> None:
+        """Wait until Slack is settled: every envelope acked, no API call for a moment."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + STEP_TIMEOUT
+        seen, since = len(self.slack.requests), loop.time()
+        while loop.time() < deadline:
+            await asyncio.sleep(0.02)
+            acked = all(d.ack.done() for d in self.slack.hub.deliveries.values())
+            if len(self.slack.requests) != seen or not acked:
+                seen, since = len(self.slack.requests), loop.time()
+            elif loop.time() - since >= QUIET_PERIOD:
+                return
+
+    async def need(self, probe: Callable[[], Any], what: str) -> Any:
+        value = await _settle(probe)
+        if not value:
+            raise DemoStepFailed(f"{what} did not show up within {STEP_TIMEOUT:.0f} s")
+        return value
+
+    async def modal(self, user: str, callback: CallbackId) -> View:
+        def visible() -> View | None:
+            views = self.slack.views(user)
+            top = views[-1] if views else None
+            return top if top and top.payload.get("callback_id") == callback.value else None
+
+        view: View = await self.need(visible, f"the modal {callback.value} for {self.names[user]}")
+        return view
+
+    async def told(self, user: str, needle: str) -> str:
+        """What the bot told ``user`` (ephemerally anywhere, or by DM) containing ``needle``,
+        headed by where it was shown."""
+        who = self.names[user]
+
+        def find() -> str | None:
+            texts = [
+                f"(only visible to {who}, in {self.where(e.channel)})\n{self.render(e)}"
+                for e in self.slack.ephemerals(user)
+            ]
+            texts += [
+                f"{who}'s DM from FireFighter:\n{self.render(m)}" for m in self.slack.dms(user)
+            ]
+            return next((t for t in reversed(texts) if needle in t), None)
+
+        found: str = await self.need(find, f"a message to {self.names[user]} saying “{needle}”")
+        return found
+
+    async def incident_with_channel(self, channels_before: set[str]) -> Incident:
+        """The incident whose channel was just created."""
+        new = await self.need(
+            lambda: set(self.slack.channels) - channels_before, "the incident's channel"
+        )
+        repository = IncidentRepository()
+        for _ in range(int(STEP_TIMEOUT / 0.05)):
+            for channel in new:
+                incident = await repository.get_by_channel(channel)
+                if incident is not None:
+                    return incident
+            await asyncio.sleep(0.05)
+        raise DemoStepFailed("the new channel is not recorded on any incident")
+
+    async def need_incident(
+        self, incident_id: int, check: Callable[[Incident], bool], what: str
+    ) -> Incident:
+        repository = IncidentRepository()
+        for _ in range(int(STEP_TIMEOUT / 0.05)):
+            incident = await repository.require(incident_id)
+            if check(incident):
+                return incident
+            await asyncio.sleep(0.05)
+        raise DemoStepFailed(f"{what} was not stored within {STEP_TIMEOUT:.0f} s")
+
+
+# --------------------------------------------------------------------------------------------------
+# The database side
+# --------------------------------------------------------------------------------------------------
+
+
+async def _stored_incidents() -> list[dict[str, Any]]:
+    """Every incident as stored, oldest first (for the report and the final table)."""
+    repository, timeline = IncidentRepository(), TimelineRepository()
+    found = {i.id: i for i in await repository.list_open(limit=1000)}
+    found.update({i.id: i for i in await repository.list_recent_closed(limit=1000)})
+    rows = []
+    for incident in sorted(found.values(), key=lambda i: i.id):
+        entries = await timeline.list(incident.id, limit=10_000)
+        rows.append(
+            {
+                "id": incident.id,
+                "title": incident.title,
+                "priority": incident.priority.name,
+                "status": incident.status.value,
+                "private": incident.private,
+                "channel_name": incident.channel_name,
+                "milestones": {m.value: _iso(incident.milestones.get(m)) for m in Milestone},
+                "timeline_entries": len(entries),
+            }
+        )
+    return rows
+
+
+def _incident_table(incidents: list[dict[str, Any]]) -> str:
+    if not incidents:
+        return "(no incident)"
+    header = ("#", "Prio", "Status", "Private", "Channel", "Milestones", "Timeline", "Title")
+    rows = [
+        (
+            f"#{i['id']}",
+            i["priority"],
+            i["status"],
+            "yes" if i["private"] else "no",
+            f"#{i['channel_name']}" if i["channel_name"] else "(none)",
+            f"{sum(1 for v in i['milestones'].values() if v)}/{len(i['milestones'])}",
+            f"{i['timeline_entries']} " + ("entry" if i["timeline_entries"] == 1 else "entries"),
+            i["title"],
+        )
+        for i in incidents
+    ]
+    widths = [max(len(str(r[c])) for r in [header, *rows]) for c in range(len(header) - 1)]
+
+    def line(row: tuple[str, ...]) -> str:
+        return (
+            "  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=False)) + "  " + row[-1]
+        )
+
+    return "\n".join([line(header), *(line(r) for r in rows)])
+
+
+def _milestones_line(incident: Incident, tz: tzinfo) -> str:
+    """``Impact started 21:35:12, Detected 21:35:12, …`` in the catalog's time zone."""
+    parts = []
+    for milestone in Milestone:
+        value = incident.milestones.get(milestone)
+        if value is not None:
+            local = value.astimezone(tz)
+            parts.append(f"{MILESTONE_LABELS[milestone]} {local:%H:%M:%S}")
+    return ", ".join(parts) + f" ({datetime.now(tz):%Z})"
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+# --------------------------------------------------------------------------------------------------
+# Plumbing
+# --------------------------------------------------------------------------------------------------
 
 
 async def _settle(probe: Callable[[], Any]) -> Any:
