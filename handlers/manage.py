@@ -279,12 +279,15 @@ def register(
         return True
 
     def submission(
-        kind: str,
+        kind: str | None,
         parse: Callable[[dict[str, Any]], Any],
         perform: Callable[
             [Any, ModalContext, Actor, dict[str, Any], AsyncWebClient], Awaitable[None]
         ],
     ) -> Callable[..., Awaitable[None]]:
+        """The listener of an incident modal's submission; ``kind`` ``None``: a modal that does
+        not conflict with a newer version of the incident (a milestone)."""
+
         async def handle_incident_modal_submission(
             ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
         ) -> None:
@@ -294,7 +297,7 @@ def register(
                 await ack(response_action="errors", errors=invalid.errors)
                 return
             context = modal_context(view)
-            if await is_stale(kind, context, ack):
+            if kind is not None and await is_stale(kind, context, ack):
                 return
             await ack()
             by = Actor.user(str(actor_of(body)))
@@ -357,6 +360,7 @@ def register(
     async def perform_status(
         choice: Any, context: ModalContext, by: Actor, body: dict[str, Any], client: AsyncWebClient
     ) -> None:
+        """The status and reopen modals: a target status and a justification."""
         await change_status(
             context, choice.status, by, body, client, justification=choice.justification
         )
@@ -373,13 +377,6 @@ def register(
             justification=choice.justification,
             closure_reason=choice.closure_reason,
             closure_reference=choice.reference,
-        )
-
-    async def perform_reopen(
-        choice: Any, context: ModalContext, by: Actor, body: dict[str, Any], client: AsyncWebClient
-    ) -> None:
-        await change_status(
-            context, choice.status, by, body, client, justification=choice.justification
         )
 
     async def perform_roles(
@@ -399,52 +396,28 @@ def register(
             context.incident_id,
             choice,
             by.id,
-            f"view:{body['view']['id']}",
+            _intent(body),
             lambda message: tell_user(client, body, message),
+        )
+
+    async def perform_milestone(
+        choice: Any, context: ModalContext, by: Actor, body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        await service.set_milestone(
+            context.incident_id, choice.milestone, choice.value, by=by, intent_key=_intent(body)
         )
 
     for callback_id, kind, parse, perform in (
         (CallbackId.UPDATE_MODAL, "update", lambda v: parse_update(v, catalog), perform_update),
         (CallbackId.STATUS_MODAL, "status", parse_status, perform_status),
         (CallbackId.CLOSE_MODAL, "close", parse_close, perform_close),
-        (CallbackId.REOPEN_MODAL, "reopen", parse_reopen, perform_reopen),
+        (CallbackId.REOPEN_MODAL, "reopen", parse_reopen, perform_status),
         (CallbackId.ROLES_MODAL, "roles", parse_roles, perform_roles),
         (CallbackId.CONVERT_MODAL, "convert", parse_convert, perform_convert),
         (CallbackId.NOTE_MODAL, "note", parse_note, perform_note),
+        (CallbackId.MILESTONE_MODAL, None, parse_milestone, perform_milestone),
     ):
         app.view(callback_id)(submission(kind, parse, perform))
-
-    async def handle_milestone_submission(
-        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
-    ) -> None:
-        try:
-            choice = parse_milestone(view)
-        except FormInvalid as invalid:
-            await ack(response_action="errors", errors=invalid.errors)
-            return
-        context = modal_context(view)
-        await ack()
-        by = Actor.user(str(actor_of(body)))
-        background.after_ack(
-            performed(
-                _discard(
-                    service.set_milestone(
-                        context.incident_id,
-                        choice.milestone,
-                        choice.value,
-                        by=by,
-                        intent_key=_intent(body),
-                    )
-                ),
-                body,
-                client,
-                context,
-            ),
-            body=body,
-            client=client,
-        )
-
-    app.view(CallbackId.MILESTONE_MODAL)(handle_milestone_submission)
 
     # --- buttons -------------------------------------------------------------------------------
 
@@ -541,10 +514,6 @@ def _view_id(body: dict[str, Any]) -> str | None:
     """The modal a button was clicked in (None for a message)."""
     container = body.get("container") or {}
     return str(container["view_id"]) if container.get("type") == "view" else None
-
-
-async def _discard(work: Awaitable[Any]) -> None:
-    await work
 
 
 def _intent(body: dict[str, Any]) -> str:

@@ -94,24 +94,27 @@ def register(
     app.event("reaction_removed")(handle_reaction_removed_event)
 
     # -- channel membership -----------------------------------------------------------------------
-    async def handle_member_joined_channel_event(
-        body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
-    ) -> None:
-        user_id, channel_id = event.get("user"), event.get("channel")
-        if not user_id or not channel_id or user_id == context.get("bot_user_id"):
-            return
-        background.after_ack(service.member_joined(channel_id, user_id), body=body, client=client)
+    def membership(
+        change: Callable[[str, str], Awaitable[Any]],
+    ) -> Callable[..., Awaitable[None]]:
+        """A listener handing ``change(channel_id, user_id)`` to the background (the bot's own
+        joins and leaves are not followed)."""
 
-    async def handle_member_left_channel_event(
-        body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
-    ) -> None:
-        user_id, channel_id = event.get("user"), event.get("channel")
-        if not user_id or not channel_id or user_id == context.get("bot_user_id"):
-            return
-        background.after_ack(service.member_left(channel_id, user_id), body=body, client=client)
+        async def handle_membership_event(
+            body: dict[str, Any],
+            event: dict[str, Any],
+            client: AsyncWebClient,
+            context: dict[str, Any],
+        ) -> None:
+            user_id, channel_id = event.get("user"), event.get("channel")
+            if not user_id or not channel_id or user_id == context.get("bot_user_id"):
+                return
+            background.after_ack(change(channel_id, user_id), body=body, client=client)
 
-    app.event("member_joined_channel")(handle_member_joined_channel_event)
-    app.event("member_left_channel")(handle_member_left_channel_event)
+        return handle_membership_event
+
+    app.event("member_joined_channel")(membership(service.member_joined))
+    app.event("member_left_channel")(membership(service.member_left))
 
     # -- edited and deleted source messages -------------------------------------------------------
     async def handle_message_changed_event(

@@ -18,9 +18,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.blocks import state
+from bot.blocks.fields import (
+    custom_field_block_id,
+    custom_field_input,
+    custom_value,
+    fields_for,
+    option,
+    plain,
+    set_initial_option,
+)
 from bot.blocks.ids import ActionId, BlockId, CallbackId
 from bot.blocks.text import escape, truncate
-from bot.config import Catalog, CustomField
+from bot.config import Catalog
 from bot.domain.declaration import (
     FIELD_ENVIRONMENTS,
     FIELD_SUMMARY,
@@ -52,14 +62,11 @@ Block = dict[str, Any]
 
 MAX_BLOCKS = 100
 MAX_OPTIONS = 100
-OPTION_TEXT_MAX = 75
-OPTION_VALUE_MAX = 150
 HINT_MAX = 2000
 PRIVATE_METADATA_MAX = 3000
 GUARD_MAX_LISTED = 5
 """At most this many recent incidents are listed in the duplicate guard (each is one block)."""
 OVERRIDE_REASON_MAX_LENGTH = 500
-TEXT_FIELD_MAX_LENGTH = 2000
 
 PRIVATE_VALUE = "private"
 PRIVATE_TEXT = "Private incident: private channel, never announced publicly"
@@ -75,7 +82,6 @@ _FIELD_BLOCKS: dict[str, str] = {
     FIELD_ENVIRONMENTS: BlockId.DECLARE_ENVIRONMENTS.value,
 }
 _SLACK_ID = re.compile(r"^[A-Z0-9]{2,}$")
-_NUMBER = re.compile(r"^-?[0-9]+$")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -157,16 +163,6 @@ def preview_decision(catalog: Catalog, prefill: DeclarePrefill) -> PriorityDecis
     return PriorityDecision(override, derived.priority, derived.derived_from, True, reason)
 
 
-def fields_for(catalog: Catalog, priority: Priority | None) -> list[CustomField]:
-    """The custom fields the modal shows at ``priority``: the unrestricted ones always, those
-    restricted to some priorities only once the priority is one of them."""
-    return [
-        custom
-        for custom in catalog.custom_fields
-        if not custom.priorities or (priority is not None and priority.label in custom.priorities)
-    ]
-
-
 # ---------------------------------------------------------------------------------------------------
 # The modal
 # ---------------------------------------------------------------------------------------------------
@@ -203,14 +199,17 @@ def declare_modal(
     tail = [_private_input(prefill)]
     shown = fields_for(catalog, decision.priority if decision else None)
     room = MAX_BLOCKS - len(blocks) - len(tail)
-    blocks += [_custom_field_input(custom, prefill) for custom in shown[: max(0, room)]]
+    blocks += [
+        custom_field_input(custom, prefill.custom_fields.get(custom.key), escaped=False)
+        for custom in shown[: max(0, room)]
+    ]
     blocks += tail
     return {
         "type": "modal",
         "callback_id": CallbackId.DECLARE_MODAL.value,
-        "title": _plain("Declare an incident"),
-        "submit": _plain("Declare"),
-        "close": _plain("Cancel"),
+        "title": plain("Declare an incident"),
+        "submit": plain("Declare"),
+        "close": plain("Cancel"),
         "private_metadata": _metadata(prefill),
         "blocks": blocks,
     }
@@ -245,7 +244,7 @@ def _guard_blocks(catalog: Catalog, recent: Sequence[Incident]) -> list[Block]:
                 "accessory": {
                     "type": "button",
                     "action_id": ActionId.DECLARE_JOIN_EXISTING.value,
-                    "text": _plain("Join"),
+                    "text": plain("Join"),
                     "value": str(incident.id),
                 },
             }
@@ -268,20 +267,20 @@ def _impact_input(catalog: Catalog, type_key: str, prefill: DeclarePrefill) -> B
     element: Block = {
         "type": "static_select",
         "action_id": ActionId.DECLARE_IMPACT.value,
-        "placeholder": _plain("Choose a level"),
+        "placeholder": plain("Choose a level"),
         "options": options,
     }
-    _set_initial_option(element, options, prefill.impacts.get(type_key))
+    set_initial_option(element, options, prefill.impacts.get(type_key))
     block: Block = {
         "type": "input",
         "block_id": f"{BlockId.DECLARE_IMPACT_PREFIX}{type_key}",
         "dispatch_action": True,
         "optional": True,
-        "label": _plain(impact_type.name),
+        "label": plain(impact_type.name),
         "element": element,
     }
     if impact_type.description:
-        block["hint"] = _plain(truncate(impact_type.description, HINT_MAX))
+        block["hint"] = plain(truncate(impact_type.description, HINT_MAX))
     return block
 
 
@@ -334,73 +333,80 @@ def _override_inputs(catalog: Catalog, prefill: DeclarePrefill) -> list[Block]:
     element: Block = {
         "type": "static_select",
         "action_id": ActionId.DECLARE_OVERRIDE.value,
-        "placeholder": _plain("Keep the priority the impacts give"),
+        "placeholder": plain("Keep the priority the impacts give"),
         "options": options,
     }
     override = prefill.priority_override
-    _set_initial_option(element, options, override.label if override else None)
-    reason: Block = {
-        "type": "plain_text_input",
-        "action_id": BlockId.DECLARE_OVERRIDE_REASON.value,
-        "max_length": OVERRIDE_REASON_MAX_LENGTH,
-        "placeholder": _plain("Why the impacts do not tell the whole story"),
-    }
-    if prefill.override_reason:
-        reason["initial_value"] = truncate(prefill.override_reason, OVERRIDE_REASON_MAX_LENGTH)
+    set_initial_option(element, options, override.label if override else None)
     return [
         {
             "type": "input",
             "block_id": BlockId.DECLARE_OVERRIDE.value,
             "optional": True,
-            "label": _plain("Override the priority"),
-            "hint": _plain("Only when the impacts do not tell the whole story: say why below."),
+            "label": plain("Override the priority"),
+            "hint": plain("Only when the impacts do not tell the whole story: say why below."),
             "element": element,
         },
-        {
-            "type": "input",
-            "block_id": BlockId.DECLARE_OVERRIDE_REASON.value,
-            "optional": True,
-            "label": _plain("Why this priority?"),
-            "hint": _plain(
+        _text_input(
+            BlockId.DECLARE_OVERRIDE_REASON,
+            "Why this priority?",
+            prefill.override_reason,
+            max_length=OVERRIDE_REASON_MAX_LENGTH,
+            placeholder="Why the impacts do not tell the whole story",
+            optional=True,
+            hint=plain(
                 f"Required with an override (at least {OVERRIDE_REASON_MIN_LENGTH} characters)."
             ),
-            "element": reason,
-        },
+        ),
     ]
 
 
 def _title_input(prefill: DeclarePrefill) -> Block:
-    element: Block = {
-        "type": "plain_text_input",
-        "action_id": BlockId.DECLARE_TITLE.value,
-        "max_length": TITLE_MAX_LENGTH,
-        "placeholder": _plain("What is broken, in a few words"),
-    }
-    if prefill.title:
-        element["initial_value"] = truncate(prefill.title, TITLE_MAX_LENGTH)
-    return {
-        "type": "input",
-        "block_id": BlockId.DECLARE_TITLE.value,
-        "label": _plain("Title"),
-        "element": element,
-    }
+    return _text_input(
+        BlockId.DECLARE_TITLE,
+        "Title",
+        prefill.title,
+        max_length=TITLE_MAX_LENGTH,
+        placeholder="What is broken, in a few words",
+    )
 
 
 def _summary_input(prefill: DeclarePrefill) -> Block:
-    element: Block = {
-        "type": "plain_text_input",
-        "action_id": BlockId.DECLARE_SUMMARY.value,
-        "multiline": True,
-        "max_length": SUMMARY_MAX_LENGTH,
-        "placeholder": _plain("What do you see, since when, who is affected?"),
-    }
-    if prefill.summary:
-        element["initial_value"] = truncate(prefill.summary, SUMMARY_MAX_LENGTH)
+    return _text_input(
+        BlockId.DECLARE_SUMMARY,
+        "Summary",
+        prefill.summary,
+        max_length=SUMMARY_MAX_LENGTH,
+        placeholder="What do you see, since when, who is affected?",
+        multiline=True,
+    )
+
+
+def _text_input(
+    block_id: BlockId,
+    label: str,
+    initial: str,
+    *,
+    max_length: int,
+    placeholder: str,
+    multiline: bool = False,
+    **block: Any,
+) -> Block:
+    """A plain_text_input block (its action id is its block id); ``block``: more keys of the
+    input block (``optional``, ``hint``)."""
+    element: Block = {"type": "plain_text_input", "action_id": block_id.value}
+    if multiline:
+        element["multiline"] = True
+    element["max_length"] = max_length
+    element["placeholder"] = plain(placeholder)
+    if initial:
+        element["initial_value"] = truncate(initial, max_length)
     return {
         "type": "input",
-        "block_id": BlockId.DECLARE_SUMMARY.value,
-        "label": _plain("Summary"),
+        "block_id": block_id.value,
+        "label": plain(label),
         "element": element,
+        **block,
     }
 
 
@@ -417,11 +423,11 @@ def _category_input(catalog: Catalog, prefill: DeclarePrefill) -> Block:
             if category.key == prefill.category:
                 chosen = option
         if options:
-            groups.append({"label": _plain(truncate(group.name, 75)), "options": options[:100]})
+            groups.append({"label": plain(truncate(group.name, 75)), "options": options[:100]})
     element: Block = {
         "type": "static_select",
         "action_id": ActionId.DECLARE_CATEGORY.value,
-        "placeholder": _plain("What is broken?"),
+        "placeholder": plain("What is broken?"),
         "option_groups": groups[:100],
     }
     if chosen is not None:
@@ -429,7 +435,7 @@ def _category_input(catalog: Catalog, prefill: DeclarePrefill) -> Block:
     return {
         "type": "input",
         "block_id": BlockId.DECLARE_CATEGORY.value,
-        "label": _plain("Category"),
+        "label": plain("Category"),
         "element": element,
     }
 
@@ -442,7 +448,7 @@ def _environments_input(catalog: Catalog, prefill: DeclarePrefill) -> Block:
     element: Block = {
         "type": "multi_static_select",
         "action_id": BlockId.DECLARE_ENVIRONMENTS.value,
-        "placeholder": _plain("Where?"),
+        "placeholder": plain("Where?"),
         "options": options,
     }
     if initial:
@@ -450,65 +456,14 @@ def _environments_input(catalog: Catalog, prefill: DeclarePrefill) -> Block:
     return {
         "type": "input",
         "block_id": BlockId.DECLARE_ENVIRONMENTS.value,
-        "label": _plain("Environments"),
-        "hint": _plain("The first one is the primary environment."),
+        "label": plain("Environments"),
+        "hint": plain("The first one is the primary environment."),
         "element": element,
     }
-
-
-def _custom_field_input(custom: CustomField, prefill: DeclarePrefill) -> Block:
-    block_id = f"{BlockId.CUSTOM_FIELD_PREFIX}{custom.key}"
-    value = prefill.custom_fields.get(custom.key)
-    element: Block
-    if custom.type == "text":
-        element = {"type": "plain_text_input", "max_length": TEXT_FIELD_MAX_LENGTH}
-        if isinstance(value, str) and value:
-            element["initial_value"] = truncate(value, TEXT_FIELD_MAX_LENGTH)
-    elif custom.type in ("select", "multi_select"):
-        options = [_option(text, text) for text in custom.options if text][:MAX_OPTIONS]
-        element = {
-            "type": "static_select" if custom.type == "select" else "multi_static_select",
-            "placeholder": _plain("Choose"),
-            "options": options,
-        }
-        if custom.type == "select":
-            _set_initial_option(element, options, value if isinstance(value, str) else None)
-        else:
-            wanted = (
-                {_option_value(v) for v in value if isinstance(v, str)}
-                if isinstance(value, list)
-                else set()
-            )
-            initial = [option for option in options if option["value"] in wanted]
-            if initial:
-                element["initial_options"] = initial
-    elif custom.type == "user":
-        element = {"type": "users_select", "placeholder": _plain("Choose someone")}
-        if isinstance(value, str) and re.fullmatch(r"[UW][A-Z0-9]+", value):
-            element["initial_user"] = value
-    else:
-        element = {"type": "number_input", "is_decimal_allowed": False}
-        for key, bound in (("min_value", custom.min), ("max_value", custom.max)):
-            if bound is not None and float(bound).is_integer():
-                element[key] = str(int(bound))
-        text = str(value) if isinstance(value, int | str) and not isinstance(value, bool) else ""
-        if _NUMBER.match(text.strip()):
-            element["initial_value"] = text.strip()
-    element["action_id"] = block_id
-    block: Block = {
-        "type": "input",
-        "block_id": block_id,
-        "optional": not custom.required,
-        "label": _plain(custom.label),
-        "element": element,
-    }
-    if custom.description:
-        block["hint"] = _plain(truncate(custom.description, HINT_MAX))
-    return block
 
 
 def _private_input(prefill: DeclarePrefill) -> Block:
-    option = {"text": _plain(PRIVATE_TEXT), "value": PRIVATE_VALUE}
+    option = {"text": plain(PRIVATE_TEXT), "value": PRIVATE_VALUE}
     element: Block = {
         "type": "checkboxes",
         "action_id": BlockId.DECLARE_PRIVATE.value,
@@ -520,7 +475,7 @@ def _private_input(prefill: DeclarePrefill) -> Block:
         "type": "input",
         "block_id": BlockId.DECLARE_PRIVATE.value,
         "optional": True,
-        "label": _plain("Visibility"),
+        "label": plain("Visibility"),
         "element": element,
     }
 
@@ -577,43 +532,43 @@ def _metadata(prefill: DeclarePrefill) -> str:
 def prefill_from_view(view: Mapping[str, Any]) -> DeclarePrefill:
     """What the modal currently holds (typed values and ``private_metadata``): re-render it with
     ``declare_modal(catalog, prefill_from_view(view), recent=...)`` on each ``block_actions``."""
-    values = _state(view)
-    metadata = _read_metadata(view)
+    values = state.values_of(view)
+    metadata = state.metadata_of(view)
     impacts: dict[str, str] = {}
     custom_fields: dict[str, JsonValue] = {}
     for block_id in values:
         if block_id.startswith(BlockId.DECLARE_IMPACT_PREFIX):
-            level = _single(values, block_id)
+            level = state.single(values, block_id)
             if level:
                 impacts[block_id.removeprefix(BlockId.DECLARE_IMPACT_PREFIX)] = level
         elif block_id.startswith(BlockId.CUSTOM_FIELD_PREFIX):
-            value = _value(values, block_id)
+            value = state.value(values, block_id)
             if value not in (None, "", []):
                 custom_fields[block_id.removeprefix(BlockId.CUSTOM_FIELD_PREFIX)] = value
-    override_text = _single(values, BlockId.DECLARE_OVERRIDE)
+    override_text = state.single(values, BlockId.DECLARE_OVERRIDE)
     try:
         override = Priority.parse(override_text) if override_text else None
     except ValueError:
         override = None
     return DeclarePrefill(
-        title=_text(values, BlockId.DECLARE_TITLE),
-        summary=_text(values, BlockId.DECLARE_SUMMARY),
+        title=state.text(values, BlockId.DECLARE_TITLE),
+        summary=state.text(values, BlockId.DECLARE_SUMMARY),
         impacts=impacts,
         priority_override=override,
-        override_reason=_text(values, BlockId.DECLARE_OVERRIDE_REASON),
-        category=_single(values, BlockId.DECLARE_CATEGORY),
-        environments=tuple(_multi(values, BlockId.DECLARE_ENVIRONMENTS)),
-        private=PRIVATE_VALUE in _multi(values, BlockId.DECLARE_PRIVATE),
+        override_reason=state.text(values, BlockId.DECLARE_OVERRIDE_REASON),
+        category=state.single(values, BlockId.DECLARE_CATEGORY),
+        environments=tuple(state.multi(values, BlockId.DECLARE_ENVIRONMENTS)),
+        private=PRIVATE_VALUE in state.multi(values, BlockId.DECLARE_PRIVATE),
         custom_fields=custom_fields,
         source=_source_from(metadata.get("source")),
-        origin_channel_id=_str_or_none(metadata.get("origin")),
+        origin_channel_id=state.str_or_none(metadata.get("origin")),
     )
 
 
 def parse_declare(view: Mapping[str, Any], catalog: Catalog) -> Declaration:
     """The submitted declare form as a ``Declaration``, or ``DeclareFormInvalid`` carrying every
     problem keyed by the input block it belongs to."""
-    values = _state(view)
+    values = state.values_of(view)
     errors: dict[str, str] = {}
     table = impact_table(catalog)
     impact_keys = _impact_keys(catalog)
@@ -623,21 +578,21 @@ def parse_declare(view: Mapping[str, Any], catalog: Catalog) -> Declaration:
     impacts: dict[str, str] = {}
     for type_key in impact_keys:
         block_id = f"{BlockId.DECLARE_IMPACT_PREFIX}{type_key}"
-        level = _single(values, block_id)
+        level = state.single(values, block_id)
         if level is None:
             continue
         if (type_key, level) not in table:
             errors[block_id] = "This level no longer exists: choose again."
             continue
         impacts[type_key] = level
-    override_text = _single(values, BlockId.DECLARE_OVERRIDE)
+    override_text = state.single(values, BlockId.DECLARE_OVERRIDE)
     override: Priority | None = None
     if override_text:
         try:
             override = Priority.parse(override_text)
         except ValueError:
             errors[BlockId.DECLARE_OVERRIDE.value] = "Unknown priority: choose again."
-    reason = _text(values, BlockId.DECLARE_OVERRIDE_REASON).strip()
+    reason = state.text(values, BlockId.DECLARE_OVERRIDE_REASON).strip()
     decision: PriorityDecision | None = None
     try:
         decision = priority_from_impacts(
@@ -659,9 +614,9 @@ def parse_declare(view: Mapping[str, Any], catalog: Catalog) -> Declaration:
         errors[BlockId.DECLARE_OVERRIDE_REASON.value] = exc.message
 
     # Title, summary, environments.
-    title = _text(values, BlockId.DECLARE_TITLE).strip()
-    summary = _text(values, BlockId.DECLARE_SUMMARY).strip()
-    environments = tuple(_multi(values, BlockId.DECLARE_ENVIRONMENTS))
+    title = state.text(values, BlockId.DECLARE_TITLE).strip()
+    summary = state.text(values, BlockId.DECLARE_SUMMARY).strip()
+    environments = tuple(state.multi(values, BlockId.DECLARE_ENVIRONMENTS))
     problems = validate_declaration(
         title=title,
         summary=summary,
@@ -672,7 +627,7 @@ def parse_declare(view: Mapping[str, Any], catalog: Catalog) -> Declaration:
         errors[_FIELD_BLOCKS.get(field_name, first_impact_block)] = message
 
     # Category.
-    category = _single(values, BlockId.DECLARE_CATEGORY) or ""
+    category = state.single(values, BlockId.DECLARE_CATEGORY) or ""
     if not category:
         errors[BlockId.DECLARE_CATEGORY.value] = "Choose a category."
     elif category not in {c.key for c in catalog.categories}:
@@ -686,10 +641,10 @@ def parse_declare(view: Mapping[str, Any], catalog: Catalog) -> Declaration:
     applicable = {custom.key for custom in fields_for(catalog, priority)}
     custom_fields: dict[str, JsonValue] = {}
     for custom in catalog.custom_fields:
-        block_id = f"{BlockId.CUSTOM_FIELD_PREFIX}{custom.key}"
+        block_id = custom_field_block_id(custom)
         if block_id not in shown:
             continue
-        value, problem = _custom_value(custom, _value(values, block_id))
+        value, problem = custom_value(custom, state.value(values, block_id))
         if problem:
             errors[block_id] = problem
         elif value is not None:
@@ -710,37 +665,9 @@ def parse_declare(view: Mapping[str, Any], catalog: Catalog) -> Declaration:
         priority_override=decision.priority if overridden else None,
         override_reason=decision.reason if overridden else None,
         custom_fields=custom_fields,
-        private=PRIVATE_VALUE in _multi(values, BlockId.DECLARE_PRIVATE),
-        source=_source_from(_read_metadata(view).get("source")),
+        private=PRIVATE_VALUE in state.multi(values, BlockId.DECLARE_PRIVATE),
+        source=_source_from(state.metadata_of(view).get("source")),
     )
-
-
-def _custom_value(custom: CustomField, raw: JsonValue) -> tuple[JsonValue, str | None]:
-    """The stored value of a custom field (``None``: empty) or the problem with it."""
-    if raw is None or raw in ("", []):
-        return None, None
-    if custom.type == "text":
-        text = str(raw).strip()
-        return (text or None), None
-    if custom.type == "user":
-        return str(raw), None
-    if custom.type in ("select", "multi_select"):
-        by_value = {_option_value(option): option for option in custom.options if option}
-        chosen = raw if isinstance(raw, list) else [raw]
-        unknown = [str(v) for v in chosen if str(v) not in by_value]
-        if unknown:
-            return None, f"Unknown option: {', '.join(unknown)}. Choose again."
-        picked: list[JsonValue] = [by_value[str(v)] for v in chosen]
-        return (picked if custom.type == "multi_select" else picked[0]), None
-    text = str(raw).strip()
-    if not _NUMBER.match(text):
-        return None, f"{custom.label} must be a whole number ({text!r} given)."
-    number = int(text)
-    if custom.min is not None and number < custom.min:
-        return None, f"{custom.label} must be at least {_number(custom.min)} ({number} given)."
-    if custom.max is not None and number > custom.max:
-        return None, f"{custom.label} can be at most {_number(custom.max)} ({number} given)."
-    return number, None
 
 
 def _shown_blocks(view: Mapping[str, Any], values: Mapping[str, Any]) -> set[str]:
@@ -755,84 +682,25 @@ def _shown_blocks(view: Mapping[str, Any], values: Mapping[str, Any]) -> set[str
 # ---------------------------------------------------------------------------------------------------
 
 
-def _state(view: Mapping[str, Any]) -> Mapping[str, Any]:
-    state = view.get("state")
-    values = state.get("values") if isinstance(state, Mapping) else None
-    return values if isinstance(values, Mapping) else {}
-
-
-def _entry(values: Mapping[str, Any], block_id: str) -> Mapping[str, Any]:
-    actions = values.get(block_id)
-    if not isinstance(actions, Mapping) or not actions:
-        return {}
-    entry = next(iter(actions.values()))
-    return entry if isinstance(entry, Mapping) else {}
-
-
-def _value(values: Mapping[str, Any], block_id: str) -> JsonValue:
-    """The value of one input, whatever its element: a string, a list of strings or ``None``."""
-    entry = _entry(values, block_id)
-    kind = entry.get("type")
-    if kind in ("static_select", "radio_buttons"):
-        option = entry.get("selected_option")
-        return _str_or_none(option.get("value")) if isinstance(option, Mapping) else None
-    if kind in ("multi_static_select", "checkboxes"):
-        options = entry.get("selected_options") or []
-        return [str(o["value"]) for o in options if isinstance(o, Mapping) and "value" in o]
-    if kind == "users_select":
-        return _str_or_none(entry.get("selected_user"))
-    return _str_or_none(entry.get("value"))
-
-
-def _single(values: Mapping[str, Any], block_id: str) -> str | None:
-    value = _value(values, block_id)
-    return value if isinstance(value, str) and value else None
-
-
-def _multi(values: Mapping[str, Any], block_id: str) -> list[str]:
-    value = _value(values, block_id)
-    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
-
-
-def _text(values: Mapping[str, Any], block_id: str) -> str:
-    value = _value(values, block_id)
-    return value if isinstance(value, str) else ""
-
-
-def _read_metadata(view: Mapping[str, Any]) -> Mapping[str, Any]:
-    raw = view.get("private_metadata")
-    if not isinstance(raw, str) or not raw:
-        return {}
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        return {}
-    return data if isinstance(data, Mapping) else {}
-
-
 def _source_from(data: object) -> SourceMessage | None:
     if not isinstance(data, Mapping):
         return None
-    channel_id, ts = _str_or_none(data.get("channel_id")), _str_or_none(data.get("ts"))
+    channel_id, ts = state.str_or_none(data.get("channel_id")), state.str_or_none(data.get("ts"))
     if not channel_id or not ts:
         return None
     return SourceMessage(
         channel_id=channel_id,
         ts=ts,
-        text=_str_or_none(data.get("text")) or "",
-        author_id=_str_or_none(data.get("author_id")),
-        permalink=_str_or_none(data.get("permalink")),
-        thread_ts=_str_or_none(data.get("thread_ts")),
+        text=state.str_or_none(data.get("text")) or "",
+        author_id=state.str_or_none(data.get("author_id")),
+        permalink=state.str_or_none(data.get("permalink")),
+        thread_ts=state.str_or_none(data.get("thread_ts")),
     )
 
 
 # ---------------------------------------------------------------------------------------------------
 # Small pieces
 # ---------------------------------------------------------------------------------------------------
-
-
-def _plain(text: str) -> Block:
-    return {"type": "plain_text", "text": text, "emoji": True}
 
 
 def _mrkdwn(text: str) -> Block:
@@ -843,35 +711,9 @@ def _context(text: str) -> Block:
     return {"type": "context", "elements": [_mrkdwn(text)]}
 
 
-def _option_value(text: str) -> str:
-    return text[:OPTION_VALUE_MAX]
-
-
 def _option(text: str, value: str, description: str = "") -> Block:
-    option: Block = {
-        "text": _plain(truncate(text, OPTION_TEXT_MAX)),
-        "value": _option_value(value),
-    }
-    if description:
-        option["description"] = _plain(truncate(description, OPTION_TEXT_MAX))
-    return option
-
-
-def _set_initial_option(element: Block, options: Sequence[Block], value: str | None) -> None:
-    if value is None:
-        return
-    for option in options:
-        if option["value"] == _option_value(value):
-            element["initial_option"] = option
-            return
-
-
-def _str_or_none(value: object) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _number(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else str(value)
+    """An option whose catalog text is cut as it is (the declare modal does not escape it)."""
+    return option(text, value, description=description, escaped=False)
 
 
 def _dumps(data: Mapping[str, Any]) -> str:

@@ -20,10 +20,23 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
+from bot.blocks import state
+from bot.blocks.fields import (
+    LABEL_MAX,
+    MAX_OPTIONS,
+    OPTION_TEXT_MAX,
+    custom_field_block_id,
+    custom_field_input,
+    custom_value,
+    fields_for,
+    option,
+    plain,
+    set_initial_option,
+)
 from bot.blocks.home import PriorityStyle, style_of
 from bot.blocks.ids import ActionId, BlockId, CallbackId
-from bot.blocks.text import escape, local_time, truncate
-from bot.config import Catalog, CustomField
+from bot.blocks.text import escape, fit, local_time, truncate
+from bot.config import Catalog
 from bot.domain.declaration import (
     FIELD_ENVIRONMENTS,
     FIELD_SUMMARY,
@@ -58,14 +71,9 @@ Block = dict[str, Any]
 
 MAX_BLOCKS = 100
 MESSAGE_MAX_BLOCKS = 50
-MAX_OPTIONS = 100
-OPTION_TEXT_MAX = 75
-OPTION_VALUE_MAX = 150
 MODAL_TITLE_MAX = 24
-LABEL_MAX = 2000
 SECTION_MAX = 3000
 PRIVATE_METADATA_MAX = 3000
-TEXT_FIELD_MAX_LENGTH = 2000
 NOTE_MAX_LENGTH = 3000
 TIMELINE_TEXT_MAX_LENGTH = 3000
 JUSTIFICATION_MAX_LENGTH = 1000
@@ -116,7 +124,6 @@ _REOPEN_TARGETS: dict[Status, tuple[Status, ...]] = {
     Status.CLOSED: (Status.INVESTIGATING,),
 }
 _USER_ID = re.compile(r"^[UW][A-Z0-9]+$")
-_WHOLE_NUMBER = re.compile(r"^-?[0-9]+$")
 _REFERENCE = re.compile(r"^#?\s*([0-9]+)$")
 
 
@@ -149,7 +156,7 @@ class ModalContext:
 def modal_context(view: Mapping[str, Any]) -> ModalContext:
     """The ``ModalContext`` of a submitted incident modal; ``ValueError`` when the metadata is not
     one of ours (a forged or foreign view)."""
-    data = _metadata_of(view)
+    data = state.metadata_of(view)
     incident_id, version = data.get("incident_id"), data.get("version")
     if not isinstance(incident_id, int) or not isinstance(version, int):
         raise ValueError(f"not an incident modal: private_metadata {data!r}")
@@ -197,13 +204,13 @@ class IncidentChanges:
 def update_modal(
     incident: Incident, catalog: Catalog, *, styles: Mapping[Priority, PriorityStyle]
 ) -> View:
-    priority_options = [_option(style_of(styles, p).label(p), p.label) for p in Priority]
+    priority_options = [option(style_of(styles, p).label(p), p.label) for p in Priority]
     priority_select: Block = {
         "type": "static_select",
         "action_id": BlockId.UPDATE_PRIORITY,
         "options": priority_options,
     }
-    _set_initial_option(priority_select, priority_options, incident.priority.label)
+    set_initial_option(priority_select, priority_options, incident.priority.label)
     blocks: list[Block] = [
         _incident_context(incident, styles),
         _text_input(
@@ -232,8 +239,8 @@ def update_modal(
     ]
     room = MAX_BLOCKS - len(blocks)
     blocks += [
-        _custom_field_input(custom, incident.custom_fields.get(custom.key))
-        for custom in _fields_for(catalog, incident.priority)[:room]
+        custom_field_input(custom, incident.custom_fields.get(custom.key), escaped=True)
+        for custom in fields_for(catalog, incident.priority)[:room]
     ]
     return _modal(
         CallbackId.UPDATE_MODAL,
@@ -245,10 +252,10 @@ def update_modal(
 
 
 def parse_update(view: Mapping[str, Any], catalog: Catalog) -> IncidentChanges:
-    values = _state(view)
-    title = _text(values, BlockId.UPDATE_TITLE).strip()
-    summary = _text(values, BlockId.UPDATE_SUMMARY).strip()
-    environments = _multi(values, BlockId.UPDATE_ENVIRONMENTS)
+    values = state.values_of(view)
+    title = state.text(values, BlockId.UPDATE_TITLE).strip()
+    summary = state.text(values, BlockId.UPDATE_SUMMARY).strip()
+    environments = state.multi(values, BlockId.UPDATE_ENVIRONMENTS)
     problems = validate_declaration(
         title=title,
         summary=summary,
@@ -263,12 +270,12 @@ def parse_update(view: Mapping[str, Any], catalog: Catalog) -> IncidentChanges:
     errors: dict[str, str] = {
         blocks[name]: message for name, message in problems.items() if name in blocks
     }
-    category = _single(values, BlockId.UPDATE_CATEGORY)
+    category = state.single(values, BlockId.UPDATE_CATEGORY)
     if category is None:
         errors[BlockId.UPDATE_CATEGORY] = "Choose a category."
     elif category not in {c.key for c in catalog.categories}:
         errors[BlockId.UPDATE_CATEGORY] = f"Unknown category {category!r}: choose another one."
-    raw_priority = _single(values, BlockId.UPDATE_PRIORITY)
+    raw_priority = state.single(values, BlockId.UPDATE_PRIORITY)
     priority: Priority | None = None
     try:
         priority = Priority.parse(raw_priority or "")
@@ -276,10 +283,10 @@ def parse_update(view: Mapping[str, Any], catalog: Catalog) -> IncidentChanges:
         errors[BlockId.UPDATE_PRIORITY] = "Choose a priority."
     custom_fields: dict[str, JsonValue] = {}
     for custom in catalog.custom_fields:
-        block_id = f"{BlockId.CUSTOM_FIELD_PREFIX}{custom.key}"
+        block_id = custom_field_block_id(custom)
         if block_id not in values:
             continue
-        value, problem = _custom_value(custom, _value(values, block_id))
+        value, problem = custom_value(custom, state.value(values, block_id))
         if problem is None and value is None and custom.required:
             problem = f"{custom.label}: this field is required."
         if problem is not None:
@@ -296,7 +303,7 @@ def parse_update(view: Mapping[str, Any], catalog: Catalog) -> IncidentChanges:
         environments=tuple(environments),
         custom_fields=custom_fields,
         priority=priority,
-        priority_reason=_text(values, BlockId.UPDATE_PRIORITY_REASON).strip() or None,
+        priority_reason=state.text(values, BlockId.UPDATE_PRIORITY_REASON).strip() or None,
     )
 
 
@@ -305,116 +312,38 @@ def _category_select(incident: Incident, catalog: Catalog) -> Block:
     every: list[Block] = []
     for group in catalog.groups:
         options = [
-            _option(c.name, c.key, description=c.description)
+            option(c.name, c.key, description=c.description)
             for c in catalog.categories
             if c.group == group.key
         ]
         for start in range(0, len(options), MAX_OPTIONS):
             chunk = options[start : start + MAX_OPTIONS]
             name = group.name if start == 0 else f"{group.name} ({start // MAX_OPTIONS + 1})"
-            groups.append({"label": _plain(_fit(name, OPTION_TEXT_MAX)), "options": chunk})
+            groups.append({"label": plain(fit(name, OPTION_TEXT_MAX)), "options": chunk})
             every += chunk
     element: Block = {
         "type": "static_select",
         "action_id": BlockId.UPDATE_CATEGORY,
-        "placeholder": _plain("Choose a category"),
+        "placeholder": plain("Choose a category"),
         "option_groups": groups[:MAX_OPTIONS],
     }
-    _set_initial_option(element, every, incident.category)
+    set_initial_option(element, every, incident.category)
     return element
 
 
 def _environment_select(incident: Incident, catalog: Catalog) -> Block:
-    options = [_option(env.name, env.key) for env in catalog.environments][:MAX_OPTIONS]
+    options = [option(env.name, env.key) for env in catalog.environments][:MAX_OPTIONS]
     by_value = {option["value"]: option for option in options}
     element: Block = {
         "type": "multi_static_select",
         "action_id": BlockId.UPDATE_ENVIRONMENTS,
-        "placeholder": _plain("Choose the environments (the first is primary)"),
+        "placeholder": plain("Choose the environments (the first is primary)"),
         "options": options,
     }
     initial = [by_value[env] for env in incident.environments if env in by_value]
     if initial:
         element["initial_options"] = initial
     return element
-
-
-def _fields_for(catalog: Catalog, priority: Priority) -> list[CustomField]:
-    """The custom fields shown at ``priority`` (as in the declare modal)."""
-    return [c for c in catalog.custom_fields if not c.priorities or priority.label in c.priorities]
-
-
-def _custom_field_input(custom: CustomField, value: JsonValue) -> Block:
-    """Same elements and values as the declare modal: option values are the option text (cut to
-    150), numbers are whole."""
-    block_id = f"{BlockId.CUSTOM_FIELD_PREFIX}{custom.key}"
-    element: Block
-    if custom.type == "text":
-        element = {"type": "plain_text_input", "max_length": TEXT_FIELD_MAX_LENGTH}
-        if isinstance(value, str | int | float) and not isinstance(value, bool) and str(value):
-            element["initial_value"] = truncate(str(value), TEXT_FIELD_MAX_LENGTH)
-    elif custom.type in ("select", "multi_select"):
-        options = [_option(text, text) for text in custom.options if text][:MAX_OPTIONS]
-        element = {
-            "type": "static_select" if custom.type == "select" else "multi_static_select",
-            "placeholder": _plain("Choose"),
-            "options": options,
-        }
-        if custom.type == "select":
-            _set_initial_option(element, options, value if isinstance(value, str) else None)
-        else:
-            chosen = value if isinstance(value, list) else []
-            wanted = {_option_value(v) for v in chosen if isinstance(v, str)}
-            initial = [option for option in options if option["value"] in wanted]
-            if initial:
-                element["initial_options"] = initial
-    elif custom.type == "user":
-        element = {"type": "users_select", "placeholder": _plain("Choose someone")}
-        if isinstance(value, str) and _USER_ID.match(value):
-            element["initial_user"] = value
-    else:
-        element = {"type": "number_input", "is_decimal_allowed": False}
-        for key, bound in (("min_value", custom.min), ("max_value", custom.max)):
-            if bound is not None and float(bound).is_integer():
-                element[key] = str(int(bound))
-        number = _whole_number_text(value)
-        if number is not None:
-            element["initial_value"] = number
-    element["action_id"] = block_id
-    return _input(
-        block_id,
-        custom.label,
-        element,
-        optional=not custom.required,
-        hint=custom.description or None,
-    )
-
-
-def _custom_value(custom: CustomField, raw: JsonValue) -> tuple[JsonValue, str | None]:
-    """The stored value of a custom field (``None``: empty) or the problem with it."""
-    if raw is None or raw in ("", []):
-        return None, None
-    if custom.type == "text":
-        return (str(raw).strip() or None), None
-    if custom.type == "user":
-        return str(raw), None
-    if custom.type in ("select", "multi_select"):
-        by_value = {_option_value(option): option for option in custom.options if option}
-        chosen = raw if isinstance(raw, list) else [raw]
-        unknown = [str(v) for v in chosen if str(v) not in by_value]
-        if unknown:
-            return None, f"Unknown option: {', '.join(unknown)}. Choose again."
-        picked: list[JsonValue] = [by_value[str(v)] for v in chosen]
-        return (picked if custom.type == "multi_select" else picked[0]), None
-    text = str(raw).strip()
-    if not _WHOLE_NUMBER.match(text):
-        return None, f"{custom.label} must be a whole number ({text!r} given)."
-    number = int(text)
-    if custom.min is not None and number < custom.min:
-        return None, f"{custom.label} must be at least {_number(custom.min)} ({number} given)."
-    if custom.max is not None and number > custom.max:
-        return None, f"{custom.label} can be at most {_number(custom.max)} ({number} given)."
-    return number, None
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -456,7 +385,7 @@ def status_modal(incident: Incident, targets: Sequence[Status]) -> View:
     options = []
     for target in targets:
         hint = _MOVE_HINTS.get(move_of(incident.status, target))
-        options.append(_option(target.label, target.value, description=hint or "", escaped=False))
+        options.append(option(target.label, target.value, description=hint or "", escaped=False))
     blocks += [
         _input(
             BlockId.STATUS,
@@ -485,13 +414,13 @@ def status_modal(incident: Incident, targets: Sequence[Status]) -> View:
 
 
 def parse_status(view: Mapping[str, Any]) -> StatusChoice:
-    values = _state(view)
-    raw = _single(values, BlockId.STATUS)
+    values = state.values_of(view)
+    raw = state.single(values, BlockId.STATUS)
     try:
         status = Status(raw or "")
     except ValueError:
         raise FormInvalid({BlockId.STATUS: "Choose the new status."}) from None
-    return StatusChoice(status, _text(values, BlockId.JUSTIFICATION).strip() or None)
+    return StatusChoice(status, state.text(values, BlockId.JUSTIFICATION).strip() or None)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -508,7 +437,7 @@ def roles_modal(incident: Incident, catalog: Catalog, holders: Mapping[str, str]
         element: Block = {
             "type": "users_select",
             "action_id": block_id,
-            "placeholder": _plain("Choose someone"),
+            "placeholder": plain("Choose someone"),
         }
         holder = holders.get(role.key)
         if holder and _USER_ID.match(holder):
@@ -528,12 +457,12 @@ def roles_modal(incident: Incident, catalog: Catalog, holders: Mapping[str, str]
 
 def parse_roles(view: Mapping[str, Any]) -> dict[str, str]:
     """Role key → user id for every role with someone chosen (absent: nobody)."""
-    values = _state(view)
+    values = state.values_of(view)
     roles: dict[str, str] = {}
     for block_id in values:
         if not block_id.startswith(BlockId.ROLE_PREFIX):
             continue
-        user = _single(values, block_id)
+        user = state.single(values, block_id)
         if user:
             roles[block_id.removeprefix(BlockId.ROLE_PREFIX)] = user
     commander = f"{BlockId.ROLE_PREFIX}{BuiltinRole.COMMANDER}"
@@ -584,7 +513,7 @@ def close_modal(incident: Incident, blockers: Sequence[Reason]) -> View:
         )
         submit = "Close incident"
     reason_options = [
-        _option(text, reason.value, escaped=False) for reason, text in CLOSURE_REASON_LABELS.items()
+        option(text, reason.value, escaped=False) for reason, text in CLOSURE_REASON_LABELS.items()
     ]
     blocks += [
         _input(
@@ -593,7 +522,7 @@ def close_modal(incident: Incident, blockers: Sequence[Reason]) -> View:
             {
                 "type": "static_select",
                 "action_id": BlockId.CLOSURE_REASON,
-                "placeholder": _plain("Why close early?"),
+                "placeholder": plain("Why close early?"),
                 "options": reason_options,
             },
             optional=not blockers,
@@ -626,9 +555,9 @@ def close_modal(incident: Incident, blockers: Sequence[Reason]) -> View:
 
 def parse_close(view: Mapping[str, Any]) -> CloseChoice:
     context = modal_context(view)
-    values = _state(view)
+    values = state.values_of(view)
     errors: dict[str, str] = {}
-    raw_reason = _single(values, BlockId.CLOSURE_REASON)
+    raw_reason = state.single(values, BlockId.CLOSURE_REASON)
     reason: ClosureReason | None = None
     if raw_reason is not None:
         try:
@@ -639,7 +568,7 @@ def parse_close(view: Mapping[str, Any]) -> CloseChoice:
         errors[BlockId.CLOSURE_REASON] = (
             "Choose why you close early, or fix the reasons above first."
         )
-    reference = _text(values, BlockId.CLOSURE_REFERENCE).strip() or None
+    reference = state.text(values, BlockId.CLOSURE_REFERENCE).strip() or None
     if reason is ClosureReason.DUPLICATE:
         match = _REFERENCE.match(reference or "")
         kept = int(match.group(1)) if match else 0
@@ -658,7 +587,7 @@ def parse_close(view: Mapping[str, Any]) -> CloseChoice:
         )
     if errors:
         raise FormInvalid(errors)
-    return CloseChoice(reason, reference, _text(values, BlockId.JUSTIFICATION).strip() or None)
+    return CloseChoice(reason, reference, state.text(values, BlockId.JUSTIFICATION).strip() or None)
 
 
 def refusal_message(
@@ -685,7 +614,7 @@ def refusal_message(
                     {
                         "type": "button",
                         "action_id": ActionId.OPEN_MODAL,
-                        "text": _plain("Close early…"),
+                        "text": plain("Close early…"),
                         "value": f"{incident.id}:close",
                     }
                 ],
@@ -706,7 +635,7 @@ def _reason_blocks(
             block["accessory"] = {
                 "type": "button",
                 "action_id": f"{ActionId.FIX}.{index}",
-                "text": _plain(_fit(fix_label(reason.fix), OPTION_TEXT_MAX)),
+                "text": plain(fit(fix_label(reason.fix), OPTION_TEXT_MAX)),
                 "value": f"{incident.id}:{reason.fix}",
             }
         blocks.append(block)
@@ -761,7 +690,7 @@ def reopen_modal(incident: Incident) -> View:
         explanation += " Only the commander or an incident manager can reopen a closed incident."
     blocks.append(_section(explanation))
     if len(targets) > 1:
-        options = [_option(s.label, s.value, escaped=False) for s in targets]
+        options = [option(s.label, s.value, escaped=False) for s in targets]
         blocks.append(
             _input(
                 BlockId.STATUS,
@@ -789,16 +718,16 @@ def reopen_modal(incident: Incident) -> View:
 
 
 def parse_reopen(view: Mapping[str, Any]) -> ReopenChoice:
-    values = _state(view)
+    values = state.values_of(view)
     errors: dict[str, str] = {}
-    raw = _single(values, BlockId.STATUS)
+    raw = state.single(values, BlockId.STATUS)
     status = Status.INVESTIGATING
     if raw is not None:
         if raw in (Status.INVESTIGATING, Status.MITIGATING):
             status = Status(raw)
         else:
             errors[BlockId.STATUS] = "Reopen to Investigating or Mitigating."
-    justification = _text(values, BlockId.JUSTIFICATION).strip()
+    justification = state.text(values, BlockId.JUSTIFICATION).strip()
     if len(justification) < JUSTIFICATION_MIN_LENGTH:
         errors[BlockId.JUSTIFICATION] = (
             f"Say why you reopen it, in at least {JUSTIFICATION_MIN_LENGTH} characters "
@@ -879,7 +808,7 @@ def note_modal(incident: Incident) -> View:
 
 
 def parse_note(view: Mapping[str, Any]) -> str:
-    text = _text(_state(view), BlockId.NOTE).strip()
+    text = state.text(state.values_of(view), BlockId.NOTE).strip()
     if not text:
         raise FormInvalid({BlockId.NOTE: "Write the note."})
     if len(text) > NOTE_MAX_LENGTH:
@@ -925,7 +854,7 @@ def incident_picker_modal(
             {
                 "type": "static_select",
                 "action_id": BlockId.PICK_INCIDENT,
-                "placeholder": _plain("Choose an incident"),
+                "placeholder": plain("Choose an incident"),
                 "options": options,
             },
         )
@@ -943,12 +872,12 @@ def incident_picker_modal(
 
 
 def parse_picker(view: Mapping[str, Any]) -> PickerChoice:
-    data = _metadata_of(view)
+    data = state.metadata_of(view)
     action = data.get("action")
     if not isinstance(action, str):
         raise ValueError(f"not an incident picker: private_metadata {data!r}")
     extra = data.get("extra")
-    incident_id = _incident_id(_single(_state(view), BlockId.PICK_INCIDENT))
+    incident_id = _incident_id(state.single(state.values_of(view), BlockId.PICK_INCIDENT))
     if incident_id is None:
         raise FormInvalid({BlockId.PICK_INCIDENT: "Choose an incident."})
     return PickerChoice(incident_id, action, extra if isinstance(extra, dict) else {})
@@ -987,11 +916,11 @@ def add_to_timeline_modal(
     select: Block = {
         "type": "static_select",
         "action_id": BlockId.PICK_INCIDENT,
-        "placeholder": _plain("Choose an incident"),
+        "placeholder": plain("Choose an incident"),
         "options": options,
     }
     if preselected is not None:
-        _set_initial_option(select, options, str(preselected))
+        set_initial_option(select, options, str(preselected))
     blocks = [
         _input(BlockId.PICK_INCIDENT, "Incident", select),
         _text_input(
@@ -1007,12 +936,12 @@ def add_to_timeline_modal(
 
 
 def parse_add_to_timeline(view: Mapping[str, Any]) -> TimelineAddition:
-    values = _state(view)
+    values = state.values_of(view)
     errors: dict[str, str] = {}
-    incident_id = _incident_id(_single(values, BlockId.PICK_INCIDENT))
+    incident_id = _incident_id(state.single(values, BlockId.PICK_INCIDENT))
     if incident_id is None:
         errors[BlockId.PICK_INCIDENT] = "Choose an incident."
-    text = _text(values, BlockId.TIMELINE_TEXT).strip()
+    text = state.text(values, BlockId.TIMELINE_TEXT).strip()
     if not text:
         errors[BlockId.TIMELINE_TEXT] = "Write what to add to the timeline."
     elif len(text) > TIMELINE_TEXT_MAX_LENGTH:
@@ -1022,7 +951,7 @@ def parse_add_to_timeline(view: Mapping[str, Any]) -> TimelineAddition:
     if errors:
         raise FormInvalid(errors)
     assert incident_id is not None
-    source = _metadata_of(view).get("source")
+    source = state.metadata_of(view).get("source")
     return TimelineAddition(incident_id, text, source if isinstance(source, dict) else {})
 
 
@@ -1063,13 +992,13 @@ def _modal(
     view: View = {
         "type": "modal",
         "callback_id": callback_id,
-        "title": _plain(_fit(title, MODAL_TITLE_MAX)),
-        "close": _plain(_fit(close, MODAL_TITLE_MAX)),
+        "title": plain(fit(title, MODAL_TITLE_MAX)),
+        "close": plain(fit(close, MODAL_TITLE_MAX)),
         "blocks": blocks,
         "private_metadata": metadata,
     }
     if submit is not None:
-        view["submit"] = _plain(_fit(submit, MODAL_TITLE_MAX))
+        view["submit"] = plain(fit(submit, MODAL_TITLE_MAX))
     return view
 
 
@@ -1086,15 +1015,6 @@ def _dumps(data: Mapping[str, Any]) -> str:
             f"{PRIVATE_METADATA_MAX}): pass references, not contents"
         )
     return text
-
-
-def _metadata_of(view: Mapping[str, Any]) -> Mapping[str, Any]:
-    raw = view.get("private_metadata")
-    try:
-        data = json.loads(raw) if isinstance(raw, str) and raw else {}
-    except ValueError:
-        data = {}
-    return data if isinstance(data, dict) else {}
 
 
 def _incident_context(
@@ -1117,60 +1037,11 @@ def _incident_option(
     description = incident.status.label
     if styles is not None:
         description = f"{style_of(styles, incident.priority).name} · {description}"
-    return _option(text, str(incident.id), description=description)
+    return option(text, str(incident.id), description=description)
 
 
 def _incident_id(value: str | None) -> int | None:
     return int(value) if value is not None and value.isdigit() and int(value) > 0 else None
-
-
-def _state(view: Mapping[str, Any]) -> Mapping[str, Any]:
-    state = view.get("state")
-    values = state.get("values") if isinstance(state, Mapping) else None
-    return values if isinstance(values, Mapping) else {}
-
-
-def _value(values: Mapping[str, Any], block_id: str) -> JsonValue:
-    """The value of the one element of an input block, whatever its type: a string, a list of
-    strings or ``None``."""
-    actions = values.get(block_id)
-    entry = next(iter(actions.values()), None) if isinstance(actions, Mapping) else None
-    if not isinstance(entry, Mapping):
-        return None
-    kind = entry.get("type")
-    if kind in ("static_select", "radio_buttons"):
-        option = entry.get("selected_option")
-        return _str_or_none(option.get("value")) if isinstance(option, Mapping) else None
-    if kind in ("multi_static_select", "checkboxes"):
-        options = entry.get("selected_options") or []
-        return [str(o["value"]) for o in options if isinstance(o, Mapping) and "value" in o]
-    if kind == "users_select":
-        return _str_or_none(entry.get("selected_user"))
-    value = entry.get("value")
-    return str(value) if isinstance(value, str | int | float) else None
-
-
-def _single(values: Mapping[str, Any], block_id: str) -> str | None:
-    value = _value(values, block_id)
-    return value if isinstance(value, str) and value else None
-
-
-def _multi(values: Mapping[str, Any], block_id: str) -> list[str]:
-    value = _value(values, block_id)
-    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
-
-
-def _text(values: Mapping[str, Any], block_id: str) -> str:
-    value = _value(values, block_id)
-    return value if isinstance(value, str) else ""
-
-
-def _str_or_none(value: object) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _plain(text: str) -> Block:
-    return {"type": "plain_text", "text": text, "emoji": True}
 
 
 def _section(text: str) -> Block:
@@ -1195,12 +1066,12 @@ def _input(
     block: Block = {
         "type": "input",
         "block_id": block_id,
-        "label": _plain(_fit(label, LABEL_MAX)),
+        "label": plain(fit(label, LABEL_MAX)),
         "element": element,
         "optional": optional,
     }
     if hint:
-        block["hint"] = _plain(_fit(hint, LABEL_MAX))
+        block["hint"] = plain(fit(hint, LABEL_MAX))
     return block
 
 
@@ -1225,54 +1096,8 @@ def _text_input(
     if initial:
         element["initial_value"] = truncate(initial, max_length) if max_length else initial
     if placeholder:
-        element["placeholder"] = _plain(placeholder)
+        element["placeholder"] = plain(placeholder)
     return _input(block_id, label, element, optional=optional, hint=hint)
-
-
-def _option(text: str, value: str, *, description: str = "", escaped: bool = True) -> Block:
-    """An option; user or catalog text is escaped (``escaped=False`` for the bot's own labels)."""
-    fit = _fit if escaped else truncate
-    option: Block = {"text": _plain(fit(text, OPTION_TEXT_MAX)), "value": _option_value(value)}
-    if description:
-        option["description"] = _plain(fit(description, OPTION_TEXT_MAX))
-    return option
-
-
-def _option_value(text: str) -> str:
-    return text[:OPTION_VALUE_MAX]
-
-
-def _set_initial_option(element: Block, options: Sequence[Block], value: str | None) -> None:
-    if value is None:
-        return
-    for option in options:
-        if option["value"] == _option_value(value):
-            element["initial_option"] = option
-            return
-
-
-def _fit(text: str, limit: int) -> str:
-    """``text`` escaped, cut so that the escaped form fits ``limit`` (never splitting an entity)."""
-    escaped = escape(text)
-    if len(escaped) <= limit:
-        return escaped
-    cut = limit - 1
-    while cut > 0 and len(escape(text[:cut])) > limit - 1:
-        cut -= 1
-    return escape(text[:cut]) + "…"
-
-
-def _number(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else str(value)
-
-
-def _whole_number_text(value: JsonValue) -> str | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else None
-    text = str(value).strip() if isinstance(value, int | str) else ""
-    return text if _WHOLE_NUMBER.match(text) else None
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -1313,12 +1138,12 @@ def milestone_modal(incident: Incident, milestone: Milestone, tz: ZoneInfo) -> V
 
 
 def parse_milestone(view: Mapping[str, Any]) -> MilestoneChoice:
-    raw = _metadata_of(view).get("milestone")
+    raw = state.metadata_of(view).get("milestone")
     try:
         milestone = Milestone(raw if isinstance(raw, str) else "")
     except ValueError:
         raise ValueError(f"not a milestone modal: private_metadata {raw!r}") from None
-    actions = _state(view).get(BlockId.MILESTONE)
+    actions = state.values_of(view).get(BlockId.MILESTONE)
     entry = next(iter(actions.values()), None) if isinstance(actions, Mapping) else None
     stamp = entry.get("selected_date_time") if isinstance(entry, Mapping) else None
     if not isinstance(stamp, int | float) or isinstance(stamp, bool):
@@ -1335,7 +1160,7 @@ def conversion_offer_message(incident: Incident) -> dict[str, Any]:
     button: Block = {
         "type": "button",
         "action_id": f"{ActionId.OPEN_MODAL}.convert",
-        "text": _plain("Convert…"),
+        "text": plain("Convert…"),
         "value": f"{incident.id}:convert",
     }
     return {

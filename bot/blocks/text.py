@@ -27,6 +27,17 @@ def truncate(text: str, limit: int) -> str:
     return text[: max(0, limit - 1)] + "…"
 
 
+def fit(text: str, limit: int) -> str:
+    """``text`` escaped, cut so that the escaped form fits ``limit`` (never splitting an entity)."""
+    escaped = escape(text)
+    if len(escaped) <= limit:
+        return escaped
+    cut = limit - 1
+    while cut > 0 and len(escape(text[:cut])) > limit - 1:
+        cut -= 1
+    return escape(text[:cut]) + "…"
+
+
 def duration(delta: timedelta) -> str:
     """A human duration with units: ``45 s``, ``12 min``, ``3 h 5 min``, ``2 d 4 h``."""
     seconds = max(0, int(delta.total_seconds()))
