@@ -12,7 +12,7 @@ from typing import Any
 from bot.blocks.ids import CallbackId
 from bot.domain.incident import Actor, Incident, TimelineEntry, TimelineKind
 from sandbox.slack import SlackSandbox
-from tests.lifecycle.test_declaration_effects import payments_outage
+from tests.workspace import outage
 
 
 async def eventually(check: Callable[[], Awaitable[Any]], within: float = 5.0) -> Any:
@@ -38,7 +38,7 @@ async def open_incident(bot: Any, slack: SlackSandbox, alice: str) -> tuple[Inci
     """A P2 declared by ``alice`` with its channel ready; returns (incident, channel, incidents)."""
     incidents = slack.add_channel("incidents", bot=True)
     declared = await bot.service.declare(
-        payments_outage(), by=Actor.user(alice), intent_key="view-1"
+        outage(), by=Actor.user(alice), intent_key="view-1"
     )
 
     async def ready() -> Incident | None:
