@@ -111,11 +111,24 @@ class DeclarePrefill:
         text = _unescape(source.text).strip()
         first_line = next((line.strip() for line in text.splitlines() if line.strip()), "")
         return cls(
-            title=truncate(first_line, TITLE_MAX_LENGTH),
+            title=_headline_of(first_line),
             summary=truncate(text, SUMMARY_MAX_LENGTH),
             source=source,
             origin_channel_id=origin_channel_id or source.channel_id,
         )
+
+
+PREFILLED_TITLE_LENGTH = 80
+
+
+def _headline_of(line: str) -> str:
+    """A title from a message's first line: its first sentence, cut at a word boundary to fit a
+    readable title (and channel name); the person edits it before declaring anyway."""
+    sentence = re.split(r"(?<=[.!?])\s", line, maxsplit=1)[0].rstrip(".")
+    if len(sentence) <= PREFILLED_TITLE_LENGTH:
+        return sentence
+    cut = sentence[: PREFILLED_TITLE_LENGTH - 1].rsplit(" ", 1)[0].rstrip(" ,;:-")
+    return truncate(cut + "…", TITLE_MAX_LENGTH)
 
 
 class DeclareFormInvalid(UserFacingError):

@@ -457,7 +457,13 @@ def announcement_message(view: IncidentView, channel_id: str | None) -> Message:
     if not status.is_closed:
         blocks.append(_section(safe(incident.summary, 600)))
     if channel_id:
-        where = f"Channel: <#{channel_id}>" if status.is_closed else f"Join <#{channel_id}>"
+        if status.is_closed:
+            where = f"Channel: <#{channel_id}>"
+        elif incident.private:
+            # Nobody outside can join a private channel: say whom to ask.
+            where = f"Private channel: ask {_user(view.commander, nobody='its commander')} to be invited"
+        else:
+            where = f"Join <#{channel_id}>"
         outcome += f" · {where}"
     blocks.append(_context(outcome))
     fallback = f"{incident.reference} {_title(incident)} · {_headline(view, emoji=False)}"
@@ -514,7 +520,9 @@ def role_assigned_dm(
     """The DM telling someone they hold a role: its duties and where to go."""
     role = safe(role_name, 60)
     where = (
-        f"Join <#{channel_id}> to get started." if channel_id else "This incident has no channel."
+        f"You are invited to <#{channel_id}>: start there."
+        if channel_id
+        else "This incident has no channel: follow it from the App Home."
     )
     head = (
         f":bust_in_silhouette: You are now *{role}* of {incident.reference}"

@@ -518,7 +518,7 @@ def close_modal(incident: Incident, blockers: Sequence[Reason]) -> View:
     blocks += [
         _input(
             BlockId.CLOSURE_REASON,
-            "Closure reason" if blockers else "Early-closure reason (optional)",
+            "Closure reason" if blockers else "Early-closure reason",
             {
                 "type": "static_select",
                 "action_id": BlockId.CLOSURE_REASON,

@@ -37,9 +37,7 @@ async def settled(bot: Any, slack: SlackSandbox) -> None:
 async def open_incident(bot: Any, slack: SlackSandbox, alice: str) -> tuple[Incident, str, str]:
     """A P2 declared by ``alice`` with its channel ready; returns (incident, channel, incidents)."""
     incidents = slack.add_channel("incidents", bot=True)
-    declared = await bot.service.declare(
-        outage(), by=Actor.user(alice), intent_key="view-1"
-    )
+    declared = await bot.service.declare(outage(), by=Actor.user(alice), intent_key="view-1")
 
     async def ready() -> Incident | None:
         incident = await bot.service.require(declared.incident.id)

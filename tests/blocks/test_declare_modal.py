@@ -607,3 +607,28 @@ def test_a_huge_catalog_and_many_recent_incidents_stay_within_100_blocks() -> No
     ]
     assert len(joins) == 5
     assert any("And 7 more." in text for text in mrkdwn_texts(view["blocks"]))
+
+
+def test_a_long_message_prefills_a_short_title_its_first_sentence_cut_at_a_word():
+    source = SourceMessage(
+        channel_id="C1",
+        ts="1.1",
+        text=(
+            "Card payments fail with 502 since 14:02, about 40% of checkouts are refused by the "
+            "gateway in every country. Wallets still work."
+        ),
+    )
+
+    prefill = DeclarePrefill.from_message(source)
+
+    assert len(prefill.title) <= 80
+    assert prefill.title.endswith("…")
+    assert prefill.title.startswith("Card payments fail with 502 since 14:02")
+    assert " " not in prefill.title[-2:]
+    assert prefill.summary == source.text
+
+
+def test_a_short_first_sentence_is_the_whole_title():
+    source = SourceMessage(channel_id="C1", ts="1.1", text="Checkout is down. Since 14:02.")
+
+    assert DeclarePrefill.from_message(source).title == "Checkout is down"

@@ -320,7 +320,10 @@ def test_a_role_dm_gives_the_duties_and_the_channel(snapshot) -> None:
     )
     assert message == snapshot
     assert "Q&amp;A" in message["blocks"][1]["text"]["text"]
-    assert "Assigned by <@U7>. Join <#C12>" in message["blocks"][-1]["elements"][0]["text"]
+    assert (
+        "Assigned by <@U7>. You are invited to <#C12>"
+        in message["blocks"][-1]["elements"][0]["text"]
+    )
 
 
 def test_a_failed_side_effect_says_what_failed_and_what_to_do(snapshot) -> None:
@@ -428,3 +431,11 @@ def test_hostile_titles_and_summaries_never_reach_slack_unescaped(title: str, su
             assert "<" not in ours_removed, text
             assert ">" not in ours_removed.replace("\n>", "\n"), text  # quotes are ours
             assert not re.search(r"&(?!amp;|lt;|gt;)", text), text
+
+
+def test_a_private_announcement_says_whom_to_ask_instead_of_join() -> None:
+    message = announcement_message(view(incident(private=True)), "C12")
+
+    text = str(message)
+    assert "Join <#C12>" not in text
+    assert "Private channel: ask" in text
