@@ -786,6 +786,10 @@ class IncidentService:
             await self.participants.joined(incident.id, user_id, at=self.clock.now())
             await self.participants.left(incident.id, user_id, at=self.clock.now())
 
+    async def forget_intents_before(self, cutoff: datetime) -> int:
+        """Forget intents handled before ``cutoff`` (a scheduled clean-up)."""
+        return await idempotency.forget_before(cutoff)
+
     # ----------------------------------------------------------------------------------------
     # Side effects that failed for good (called by the outbox worker)
     # ----------------------------------------------------------------------------------------

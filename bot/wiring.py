@@ -20,6 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.clock import SystemClock
 from bot.config import Catalog, Settings
 from bot.effects import SlackEffects
+from bot.jobs import add_jobs
 from bot.ports import Chat, Clock
 from bot.service import IncidentService
 from bot.telemetry import Telemetry
@@ -97,9 +98,11 @@ def build_app(
     ``process_before_response=True``: a listener's ack leaves as soon as the listener returns
     (Bolt otherwise polls for it every 10 ms); listeners hand slow work to ``background``."""
     background = background or Background()
+    bolt_log = logging.getLogger("firefighter.bolt")
+    bolt_log.addFilter(_drop_token_skipped_warning)
     app = AsyncApp(
         client=client,
-        logger=logging.getLogger("firefighter.bolt"),
+        logger=bolt_log,
         # Socket Mode has no signing secret; Bolt would otherwise warn at start.
         request_verification_enabled=False,
         raise_error_for_unhandled_request=False,
@@ -120,7 +123,14 @@ def build_app(
 def build_scheduler(service: IncidentService, catalog: Catalog) -> AsyncIOScheduler:
     """APScheduler on the running loop; jobs are one line each into the service."""
     scheduler = AsyncIOScheduler(timezone=catalog.reminders.timezone)
+    add_jobs(scheduler, service)
     return scheduler
+
+
+def _drop_token_skipped_warning(record: logging.LogRecord) -> bool:
+    """Bolt warns that SLACK_BOT_TOKEN is unused whenever it is set and a client is given; the
+    client carries that very token, so the warning only misleads operators."""
+    return "`token` will be unused" not in record.getMessage()
 
 
 def _measure(
