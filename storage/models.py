@@ -174,3 +174,43 @@ class SlackRef(Model):
     class Meta:
         table = "slack_ref"
         unique_together = (("incident_id", "kind"),)
+
+
+# When each reminder of an incident is next due (one row per incident and kind: update,
+# stale_mitigated, postmortem_due, role_gap). Sweeps pick the due rows; ``sent_for`` keeps the
+# due time last sent so that a due time is announced exactly once.
+class Reminder(Model):
+    id = fields.IntField(primary_key=True)
+    incident: fields.ForeignKeyRelation[Incident] = fields.ForeignKeyField(
+        "models.Incident", related_name="reminders", on_delete=fields.CASCADE
+    )
+    incident_id: int
+    kind = fields.CharField(max_length=32)
+    due_at = fields.DatetimeField(null=True, db_index=True)
+    snoozed_until = fields.DatetimeField(null=True)
+    muted = fields.BooleanField(default=False)
+    sent_for = fields.DatetimeField(null=True)
+    sent_count = fields.IntField(default=0)
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        table = "reminder"
+        unique_together = (("incident_id", "kind"),)
+
+
+# A cost recorded against an incident (lost revenue, refunds, cloud spend, staff time...).
+class CostEntry(Model):
+    id = fields.IntField(primary_key=True)
+    incident: fields.ForeignKeyRelation[Incident] = fields.ForeignKeyField(
+        "models.Incident", related_name="costs", on_delete=fields.CASCADE
+    )
+    incident_id: int
+    kind = fields.CharField(max_length=64)
+    amount = fields.DecimalField(max_digits=16, decimal_places=2)
+    currency = fields.CharField(max_length=3)
+    note = fields.TextField(default="")
+    author_id = fields.CharField(max_length=64)
+    created_at = fields.DatetimeField(db_index=True)
+
+    class Meta:
+        table = "cost_entry"
