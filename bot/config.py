@@ -24,7 +24,7 @@ import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, time
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 from urllib.parse import unquote, urlsplit
@@ -80,6 +80,14 @@ class Settings(BaseSettings):
     #: How long a worker holds an outbox job (and its incident) before another may take it over:
     #: after a crash, unfinished side effects resume once this has passed.
     outbox_lease_seconds: float = Field(default=60.0, gt=0, le=3600)
+    #: How often each reminder sweep looks for due reminders (seconds).
+    reminder_sweep_seconds: float = Field(default=30.0, gt=0, le=3600)
+    #: Tests and demos only: time runs this many times faster, from ``FIREFIGHTER_CLOCK_EPOCH``
+    #: (an ISO time shared by the processes; default: the process start).
+    clock_speedup: float = Field(
+        default=1.0, gt=0, le=100_000, validation_alias="FIREFIGHTER_CLOCK_SPEEDUP"
+    )
+    clock_epoch: datetime | None = Field(default=None, validation_alias="FIREFIGHTER_CLOCK_EPOCH")
 
     # The catalog file; None -> the packaged example.
     firefighter_config: Path | None = None

@@ -18,7 +18,7 @@ import asyncio
 import dataclasses
 import logging
 from collections.abc import Awaitable, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.blocks.home import PriorityStyle
@@ -34,11 +34,19 @@ from bot.blocks.incident import (
     summary_message,
     topic_text,
 )
+from bot.blocks.reminders import (
+    postmortem_due_message,
+    role_gap_message,
+    stale_mitigated_message,
+    update_reminder_message,
+)
 from bot.config import Catalog
 from bot.domain.incident import Actor, Incident, Priority, ResponseType, Status, TimelineKind
 from bot.domain.naming import channel_name, with_suffix
+from bot.domain.reminders import UPDATE_TIMELINE_KINDS, ReminderKind
 from bot.ports import Chat, ChatError, Clock
 from storage.outbox import OutboxJob
+from storage.reminders import ReminderRepository
 from storage.repository import (
     IncidentRepository,
     ParticipantRepository,
@@ -58,6 +66,7 @@ NOTICE = "slack.notice"
 CLOSING = "slack.closing"
 ARCHIVE = "slack.archive"
 INVITE = "slack.invite"
+REMINDER = "slack.reminder"
 
 # slack_ref kinds
 SUMMARY = "summary"
@@ -89,6 +98,7 @@ _DESCRIPTIONS = {
     CLOSING: "post the closing summary",
     ARCHIVE: "archive the channel",
     INVITE: "invite you to the channel",
+    REMINDER: "send a reminder",
 }
 
 MAX_NAME_ATTEMPTS = 20
@@ -155,6 +165,7 @@ class SlackEffects:
             CLOSING: self.closing,
             ARCHIVE: self.archive,
             INVITE: self.invite,
+            REMINDER: self.reminder,
         }.get(job.kind)
         if handler is None:
             raise ChatError(f"unknown job kind {job.kind}", transient=False)
@@ -638,3 +649,80 @@ class SlackEffects:
             raise ChatError(
                 next(iter(problems.values())), method="conversations.invite", transient=False
             )
+
+    async def reminder(self, job: OutboxJob) -> None:
+        """A reminder in the incident channel (the post-mortem one also to the commander). The
+        message carries its due time in its metadata: a retry after a lost answer finds it
+        instead of posting it twice."""
+        incident = await self.incidents.require(int(job.payload["incident_id"]))
+        if not incident.is_open:
+            return  # closed since it was due
+        kind = ReminderKind(str(job.payload["kind"]))
+        due_at = datetime.fromisoformat(str(job.payload["due_at"]))
+        now = self.clock.now()
+        if kind is ReminderKind.UPDATE:
+            last = await ReminderRepository().last_update_at(incident.id, UPDATE_TIMELINE_KINDS)
+            message = update_reminder_message(
+                incident,
+                last_update=last,
+                now=now,
+                snooze_minutes=self.catalog.reminders.snooze_minutes,
+            )
+        elif kind is ReminderKind.STALE_MITIGATED:
+            message = stale_mitigated_message(incident, now=now)
+        elif kind is ReminderKind.POSTMORTEM_DUE:
+            message = postmortem_due_message(incident, due_at=due_at, tz=self.catalog.reminders.tz)
+        else:
+            roles = [str(r) for r in job.payload.get("roles") or []]
+            names = {role.key: role.name for role in self.catalog.roles}
+            message = role_gap_message(incident, [names.get(r, r) for r in roles])
+        retrying = job.attempts > 1
+        calls: list[Awaitable[Any]] = []
+        if incident.channel_id:
+            calls.append(
+                self._post_reminder(
+                    incident, incident.channel_id, kind, due_at, message, retrying=retrying
+                )
+            )
+        if kind is ReminderKind.POSTMORTEM_DUE:
+            commander = await self.roles.holder(incident.id, "commander")
+            if commander is not None:
+                calls.append(self._dm_reminder(incident, commander.user_id, kind, due_at, message))
+        await _gather(calls)
+
+    async def _post_reminder(
+        self,
+        incident: Incident,
+        channel_id: str,
+        kind: ReminderKind,
+        due_at: datetime,
+        message: Mapping[str, Any],
+        *,
+        retrying: bool,
+    ) -> None:
+        event_type = f"firefighter_reminder_{kind.value}_{int(due_at.timestamp())}"
+        if retrying and await self.chat.find_message(channel_id, event_type, incident.id):
+            return  # posted by an attempt whose answer was lost
+        metadata = {
+            "event_type": event_type,
+            "event_payload": {
+                "incident_id": incident.id,
+                "kind": kind.value,
+                "due_at": due_at.isoformat(),
+            },
+        }
+        await self.chat.post(channel_id, message, metadata=metadata)
+
+    async def _dm_reminder(
+        self,
+        incident: Incident,
+        user_id: str,
+        kind: ReminderKind,
+        due_at: datetime,
+        message: Mapping[str, Any],
+    ) -> None:
+        key = f"dm_{kind.value[:10]}:{int(due_at.timestamp())}"  # slack_ref kinds: 32 chars
+        if await self.refs.get(incident.id, key) is not None:
+            return
+        await self.chat.dm(user_id, message)
+        await self._put(SlackRef(incident_id=incident.id, kind=key, channel_id=user_id))

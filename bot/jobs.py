@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import uuid
 from datetime import timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.domain.reminders import ReminderKind
 from bot.service import IncidentService
 
 log = logging.getLogger("firefighter.jobs")
@@ -16,13 +20,44 @@ INTENT_MEMORY = timedelta(days=30)
 minutes, a person re-submits a form within hours; a month is ample."""
 
 
+REMINDER_SWEEP_SECONDS = 30.0
+REMINDER_SWEEP_LEASE_SECONDS = 120.0
+"""How long one replica holds a reminder sweep (in clock seconds; released when it ends)."""
+
+
+async def send_reminders(service: IncidentService, kind: ReminderKind, owner: str) -> None:
+    await service.sweep_reminders(kind, owner=owner, ttl=REMINDER_SWEEP_LEASE_SECONDS)
+
+
+def add_reminder_sweeps(
+    scheduler: AsyncIOScheduler, service: IncidentService, *, every_seconds: float
+) -> None:
+    """One sweep per reminder kind; a lease per kind makes one replica run it at a time."""
+    owner = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    for kind in ReminderKind:
+        scheduler.add_job(
+            send_reminders,
+            "interval",
+            seconds=every_seconds,
+            args=[service, kind, owner],
+            id=f"send_{kind.value}_reminders",
+            max_instances=1,
+            coalesce=True,
+        )
+
+
 async def forget_old_intents(service: IncidentService) -> None:
     forgotten = await service.forget_intents_before(service.clock.now() - INTENT_MEMORY)
     if forgotten:
         log.info("old intents forgotten", extra={"count": forgotten})
 
 
-def add_jobs(scheduler: AsyncIOScheduler, service: IncidentService) -> None:
+def add_jobs(
+    scheduler: AsyncIOScheduler,
+    service: IncidentService,
+    *,
+    reminder_sweep_seconds: float = REMINDER_SWEEP_SECONDS,
+) -> None:
     """Every scheduled job. Each is safe on several replicas at once (idempotent deletes)."""
     scheduler.add_job(
         forget_old_intents,
@@ -33,3 +68,4 @@ def add_jobs(scheduler: AsyncIOScheduler, service: IncidentService) -> None:
         max_instances=1,
         coalesce=True,
     )
+    add_reminder_sweeps(scheduler, service, every_seconds=reminder_sweep_seconds)

@@ -23,6 +23,7 @@ from bot.service import IncidentService
 from bot.telemetry import Telemetry
 from bot.wiring import (
     build_app,
+    build_clock,
     build_scheduler,
     build_service,
     build_web_client,
@@ -111,7 +112,7 @@ async def start_bot(
             f"Slack refused the bot token ({exc.response.get('error')}): check SLACK_BOT_TOKEN."
         ) from exc
     chat = SlackChat(client, str(identity["user_id"]))
-    service = build_service(catalog, clock, chat=chat)
+    service = build_service(catalog, clock or build_clock(settings), chat=chat)
     worker, _effects = build_worker(service, chat, lease_seconds=settings.outbox_lease_seconds)
     warm_up = asyncio.create_task(chat.warm_up(catalog_references(catalog)), name="warm-up")
     stack.push_async_callback(_cancel, warm_up)
@@ -128,7 +129,9 @@ async def start_bot(
     stack.push_async_callback(handler.close_async)
     log.info("connected to Slack over Socket Mode")
 
-    scheduler = build_scheduler(service, catalog)
+    scheduler = build_scheduler(
+        service, catalog, reminder_sweep_seconds=settings.reminder_sweep_seconds
+    )
     scheduler.start()
     stack.callback(scheduler.shutdown, wait=False)
 

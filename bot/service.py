@@ -47,10 +47,20 @@ from bot.domain.priority import (
     convert_to_normal,
     priority_from_impacts,
 )
+from bot.domain.reminders import (
+    UPDATE_TIMELINE_KINDS,
+    OfficeHours,
+    ReminderKind,
+    ReminderPolicy,
+    due_times,
+    missing_roles,
+    next_update_due,
+)
 from bot.ports import Chat, Clock
-from storage import idempotency, outbox
+from storage import idempotency, lock, outbox
 from storage.db import transaction
 from storage.errors import ConcurrentUpdate
+from storage.reminders import Reminder, ReminderRepository
 from storage.repository import (
     IncidentRepository,
     ParticipantRepository,
@@ -132,6 +142,7 @@ class IncidentService:
     timeline: TimelineRepository = field(default_factory=TimelineRepository)
     participants: ParticipantRepository = field(default_factory=ParticipantRepository)
     refs: SlackRefRepository = field(default_factory=SlackRefRepository)
+    reminders: ReminderRepository = field(default_factory=ReminderRepository)
 
     @property
     def timezone(self) -> ZoneInfo:
@@ -376,6 +387,7 @@ class IncidentService:
                 )
             await self.roles.assign(incident.id, BuiltinRole.COMMANDER, by.id, by=by, at=now)
             await self._enqueue_sync(incident, now=now)
+            await self._schedule_reminders(incident, now=now)
         self.wake()
         return Declared(incident, created=True)
 
@@ -589,6 +601,7 @@ class IncidentService:
                 at=now,
             )
             await self._enqueue_sync(incident, now=now, token=f"pm{now.timestamp()}")
+            await self._schedule_reminders(incident, now=now)
         self.wake()
 
     # ----------------------------------------------------------------------------------------
@@ -647,6 +660,7 @@ class IncidentService:
             await self._enqueue_sync(
                 incident, now=now, token=f"r{changed[-1].assigned_at.timestamp()}"
             )
+            await self._schedule_reminders(incident, now=now)
         self.wake()
         return changed
 
@@ -670,6 +684,7 @@ class IncidentService:
                 incident, TimelineEvent(TimelineKind.NOTE, cleaned), by=by, at=now
             )
             await self._acknowledge(incident, by=by, at=now)
+            await self._schedule_reminders(incident, now=now)
         self.wake()
         return entry
 
@@ -759,6 +774,7 @@ class IncidentService:
                 now=now,
             )
             await self._acknowledge(incident, by=by, at=now)
+            await self._schedule_reminders(incident, now=now)
         self.wake()
         return entry
 
@@ -830,6 +846,124 @@ class IncidentService:
         self.wake()
 
     # ----------------------------------------------------------------------------------------
+    # Reminders (PRODUCT.md §3): due times recomputed with every change, sent by sweeps
+    # ----------------------------------------------------------------------------------------
+
+    def reminder_policy(self, incident: Incident) -> ReminderPolicy:
+        settings = self.catalog.reminders
+        priority = self.catalog.priority(incident.priority.label)
+        hours = settings.office_hours
+        return ReminderPolicy(
+            office_hours=OfficeHours.of(hours.start, hours.end, hours.days, settings.tz),
+            update_minutes=priority.update_reminder_minutes,
+            office_hours_only=priority.reminder_office_hours_only,
+            needs_postmortem=self.rules_for(incident).postmortem_required,
+            stale_mitigated_days=settings.stale_mitigated_days,
+            postmortem_due_business_days=settings.postmortem_due_business_days,
+            role_gap_minutes=settings.role_gap_minutes,
+            suggested_roles=tuple(
+                role.key
+                for role in self.catalog.roles
+                if incident.priority.label in role.suggest_for
+            ),
+        )
+
+    async def _schedule_reminders(self, incident: Incident, *, now: datetime) -> None:
+        """Recompute every reminder of the incident as it is now (inside the caller's
+        transaction, so the due times always match the stored incident)."""
+        current = await self.incidents.require(incident.id)
+        last_update = await self.reminders.last_update_at(current.id, UPDATE_TIMELINE_KINDS)
+        due = due_times(
+            current,
+            self.reminder_policy(current),
+            last_update=last_update or current.milestones.declared_at or current.created_at,
+            filled_roles=set(await self.role_holders(current.id)),
+            postmortem_ready=await self.postmortem_ready(current.id),
+        )
+        for kind, due_at in due.items():
+            await self.reminders.schedule(current.id, kind, due_at, at=now)
+
+    async def _reminder_target(self, incident_id: int, by: Actor, what: str) -> Incident:
+        incident = await self.incidents.require(incident_id)
+        if not incident.is_open:
+            raise UserFacingError(
+                f"{incident.reference} was closed meanwhile: its reminders have stopped, "
+                f"there is nothing to {what}."
+            )
+        await self._require_manage(incident, by, f"{what} the reminders of")
+        return incident
+
+    async def snooze_reminder(
+        self, incident_id: int, *, by: Actor, kind: ReminderKind = ReminderKind.UPDATE
+    ) -> datetime:
+        """Hold the incident's reminder for ``snooze_minutes``; returns until when."""
+        await self._reminder_target(incident_id, by, "snooze")
+        now = self.clock.now()
+        until = now + timedelta(minutes=self.catalog.reminders.snooze_minutes)
+        await self.reminders.snooze(incident_id, kind, until, at=now)
+        return until
+
+    async def mute_reminders(
+        self, incident_id: int, *, by: Actor, kind: ReminderKind = ReminderKind.UPDATE
+    ) -> None:
+        """No more reminders of this kind for the incident."""
+        await self._reminder_target(incident_id, by, "mute")
+        await self.reminders.mute(incident_id, kind, at=self.clock.now())
+
+    async def reminder(self, incident_id: int, kind: ReminderKind) -> Reminder | None:
+        return await self.reminders.get(incident_id, kind)
+
+    async def send_due_reminders(self, kind: ReminderKind, now: datetime) -> int:
+        """Enqueue one Slack reminder per due row (keyed by its due time, so a due time is sent
+        once even when replicas race) and move the row on: update reminders repeat every
+        cadence while the incident stays without an update, the others are sent once."""
+        sent = 0
+        for due in await self.reminders.list_due(kind, now):
+            if due.due_at is None:
+                continue
+            async with transaction():
+                incident = await self.incidents.get(due.incident_id)
+                if incident is None:
+                    continue
+                next_due = None
+                if kind is ReminderKind.UPDATE and incident.is_open:
+                    next_due = next_update_due(due.due_at, now, self.reminder_policy(incident))
+                if not await self.reminders.mark_sent(due, next_due, at=now):
+                    continue  # moved meanwhile (a change, or another replica sent it)
+                if not incident.is_open:
+                    continue
+                payload: dict[str, JsonValue] = {
+                    "incident_id": incident.id,
+                    "kind": kind.value,
+                    "due_at": due.due_at.isoformat(),
+                    "actor": incident.created_by,
+                }
+                if kind is ReminderKind.ROLE_GAP:
+                    filled = set(await self.role_holders(incident.id))
+                    payload["roles"] = list(missing_roles(self.reminder_policy(incident), filled))
+                await outbox.enqueue(
+                    effects.REMINDER,
+                    payload,
+                    idempotency_key=f"reminder:{kind.value}:{incident.id}:{due.due_at.isoformat()}",
+                    incident_id=incident.id,
+                    now=now,
+                )
+                sent += 1
+        if sent:
+            self.wake()
+        return sent
+
+    async def sweep_reminders(self, kind: ReminderKind, *, owner: str, ttl: float) -> int:
+        """The scheduled sweep of one kind: on one replica at a time (a lease per kind)."""
+        name = f"sweep:{kind.value}"
+        if not await lock.try_acquire(name, owner, ttl, now=self.clock.now()):
+            return 0
+        try:
+            return await self.send_due_reminders(kind, self.clock.now())
+        finally:
+            await lock.release(name, owner)
+
+    # ----------------------------------------------------------------------------------------
     # Internals
     # ----------------------------------------------------------------------------------------
 
@@ -865,6 +999,7 @@ class IncidentService:
                     await self._append(saved, event, by=by, at=now)
                 await self._enqueue_sync(saved, now=now)
                 await self._enqueue_change(incident, saved, events, by=by, now=now)
+                await self._schedule_reminders(saved, now=now)
         except ConcurrentUpdate:
             raise IncidentChanged(await self.incidents.require(incident_id)) from None
         self.wake()

@@ -17,7 +17,7 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.clock import SystemClock
+from bot.clock import AcceleratedClock, SystemClock
 from bot.config import Catalog, Settings
 from bot.effects import SlackEffects
 from bot.jobs import add_jobs
@@ -25,11 +25,21 @@ from bot.ports import Chat, Clock
 from bot.service import IncidentService
 from bot.telemetry import Telemetry
 from bot.worker import OutboxWorker
-from handlers import command, declare, errors, events, home, incident_list, manage, timeline
+from handlers import (
+    command,
+    declare,
+    errors,
+    events,
+    home,
+    incident_list,
+    manage,
+    reminders,
+    timeline,
+)
 from handlers.background import Background
 from handlers.command import CommandRouter
 
-FEATURES: tuple[Any, ...] = (declare, timeline, manage)
+FEATURES: tuple[Any, ...] = (declare, timeline, manage, reminders)
 """Feature modules (``register(app, service, router, background)``), in help order."""
 
 log = logging.getLogger("firefighter.wiring")
@@ -50,6 +60,14 @@ async def close_web_client(client: AsyncWebClient) -> None:
     session = client.session
     if session is not None and not session.closed:
         await session.close()
+
+
+def build_clock(settings: Settings) -> Clock:
+    """The system clock, or an accelerated one (``FIREFIGHTER_CLOCK_SPEEDUP``, from
+    ``FIREFIGHTER_CLOCK_EPOCH``) for tests and demos that must live through hours in seconds."""
+    if settings.clock_speedup == 1.0:
+        return SystemClock()
+    return AcceleratedClock(settings.clock_speedup, epoch=settings.clock_epoch)
 
 
 def build_service(
@@ -120,10 +138,12 @@ def build_app(
     return app
 
 
-def build_scheduler(service: IncidentService, catalog: Catalog) -> AsyncIOScheduler:
+def build_scheduler(
+    service: IncidentService, catalog: Catalog, *, reminder_sweep_seconds: float = 30.0
+) -> AsyncIOScheduler:
     """APScheduler on the running loop; jobs are one line each into the service."""
     scheduler = AsyncIOScheduler(timezone=catalog.reminders.timezone)
-    add_jobs(scheduler, service)
+    add_jobs(scheduler, service, reminder_sweep_seconds=reminder_sweep_seconds)
     return scheduler
 
 

@@ -45,6 +45,11 @@ class ActionId(StrEnum):
     (update, status, roles, close, reopen, note, convert)."""
     CONVERT_ACCEPT = "incident.convert_accept"
     TIMELINE_MORE = "incident.timeline_more"
+    REMINDER_SNOOZE = "reminder.snooze"
+    """A reminder's "Snooze 1 h"; value ``"<incident id>:<reminder kind>"``."""
+    REMINDER_MUTE = "reminder.mute"
+    """A reminder's "Mute"; value ``"<incident id>:<reminder kind>"``. ("Post update" and the
+    status and roles buttons of reminders are ``OPEN_MODAL`` buttons.)"""
 
 
 class BlockId(StrEnum):

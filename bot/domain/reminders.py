@@ -24,10 +24,20 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from bot.domain.incident import Incident, Priority, Status
+from bot.domain.incident import Incident, Priority, Status, TimelineKind
 
 LAST_UPDATE_PRIORITY = Priority.P3
 """Update reminders stop below this priority (P4/P5 are never reminded)."""
+
+
+UPDATE_TIMELINE_KINDS: tuple[TimelineKind, ...] = (
+    TimelineKind.DECLARED,
+    TimelineKind.STATUS_CHANGE,
+    TimelineKind.STATUS_UPDATE,
+    TimelineKind.NOTE,
+    TimelineKind.REOPENED,
+)
+"""What counts as an update for the update reminder (its cadence restarts from the latest)."""
 
 
 class ReminderKind(StrEnum):
