@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -154,6 +154,8 @@ class SlackEffects:
         self.timeline = timeline or TimelineRepository()
         self.participants = participants or ParticipantRepository()
         self.refs = refs or SlackRefRepository()
+        self.after_sync: Callable[[int], None] | None = None
+        """Told the incident id after each SYNC (the App Home publisher's refresh)."""
 
     async def perform(self, job: OutboxJob) -> None:
         handler = {
@@ -169,7 +171,12 @@ class SlackEffects:
         }.get(job.kind)
         if handler is None:
             raise ChatError(f"unknown job kind {job.kind}", transient=False)
-        await handler(job)
+        try:
+            await handler(job)
+        finally:
+            if job.kind == SYNC and self.after_sync is not None:
+                # The incident changed (even if Slack did not follow yet): refresh the Homes.
+                self.after_sync(int(job.payload["incident_id"]))
 
     # --- the view every message is built from -----------------------------------------------
 

@@ -18,11 +18,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Catalog, Settings
 from bot.health import health_app, start_health_server
+from bot.home_publisher import HomePublisher
 from bot.ports import Clock
 from bot.service import IncidentService
 from bot.telemetry import Telemetry
 from bot.wiring import (
     build_app,
+    build_home_publisher,
     build_clock,
     build_scheduler,
     build_service,
@@ -56,6 +58,7 @@ class RunningBot:
     worker: OutboxWorker
     chat: SlackChat
     background: Background
+    home_publisher: HomePublisher | None = None
 
 
 async def run(
@@ -120,8 +123,17 @@ async def start_bot(
     stack.push_async_callback(_cancel, worker_task)
     background = Background()
     stack.push_async_callback(background.drain)
+    home_publisher = build_home_publisher(service, client)
+    _effects.after_sync = home_publisher.incident_changed
+    home_task = asyncio.create_task(home_publisher.run(), name="home-publisher")
+    stack.push_async_callback(_cancel, home_task)
     app = build_app(
-        catalog, client=client, service=service, telemetry=telemetry, background=background
+        catalog,
+        client=client,
+        service=service,
+        telemetry=telemetry,
+        background=background,
+        home_publisher=home_publisher,
     )
 
     handler = AsyncSocketModeHandler(app, app_token=slack_app_token, web_client=client)
@@ -154,6 +166,7 @@ async def start_bot(
         worker=worker,
         chat=chat,
         background=background,
+        home_publisher=home_publisher,
     )
 
 

@@ -9,7 +9,7 @@ so a redelivered or double-clicked request changes nothing the second time."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -17,7 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot import effects
-from bot.blocks.home import HomePage, PriorityStyle
+from bot.blocks.home import HomeFilters, HomePage, PriorityStyle
 from bot.config import Catalog
 from bot.domain.declaration import Declaration, SourceMessage, require_valid_declaration
 from bot.domain.errors import AccessDenied, UserFacingError
@@ -38,6 +38,7 @@ from bot.domain.incident import (
     TimelineKind,
 )
 from bot.domain.lifecycle import LifecycleRules, Reason, allowed_targets, close_blockers, transition
+from bot.domain.metrics import summarize_period
 from bot.domain.milestones import declaration_milestones, record_first_response, set_milestone
 from bot.domain.policy import AccessPolicy, may_declare, may_see, require_may_manage
 from bot.domain.priority import (
@@ -60,6 +61,7 @@ from bot.ports import Chat, Clock
 from storage import idempotency, lock, outbox
 from storage.db import transaction
 from storage.errors import ConcurrentUpdate
+from storage.home import HomeQuery, HomeRepository
 from storage.reminders import Reminder, ReminderRepository
 from storage.repository import (
     IncidentRepository,
@@ -70,8 +72,11 @@ from storage.repository import (
     TimelineRepository,
 )
 
-HOME_OPEN_LIMIT = 60
+HOME_MINE_LIMIT = 10
+HOME_PAGE_SIZE = 20
 HOME_CLOSED_LIMIT = 5
+HOME_METRICS_WINDOW = timedelta(days=30)
+HOME_METRICS_SAMPLE_LIMIT = 5000
 COMMANDER = "commander"
 
 
@@ -142,6 +147,7 @@ class IncidentService:
     timeline: TimelineRepository = field(default_factory=TimelineRepository)
     participants: ParticipantRepository = field(default_factory=ParticipantRepository)
     refs: SlackRefRepository = field(default_factory=SlackRefRepository)
+    home: HomeRepository = field(default_factory=HomeRepository)
     reminders: ReminderRepository = field(default_factory=ReminderRepository)
 
     @property
@@ -155,36 +161,60 @@ class IncidentService:
             for p in self.catalog.priorities
         }
 
-    async def home_page(self, user_id: str) -> HomePage:
-        """The App Home content for ``user_id``, private incidents filtered out unless a member."""
-        mine = await self.incidents.list_for_user(user_id, open_only=True)
-        member_of = {incident.id for incident in mine}
-        visible_open = self._visible(
-            await self.incidents.list_open(limit=HOME_OPEN_LIMIT), user_id, member_of
+    async def home_page(self, user_id: str, filters: HomeFilters | None = None) -> HomePage:
+        """The App Home content for ``user_id`` (access rules and ``filters`` applied in SQL):
+        five queries whatever the size of the history (storage.home)."""
+        filters = filters or HomeFilters()
+        query = HomeQuery(
+            viewer=user_id,
+            sees_all_private=await self._sees_all_private(user_id),
+            category=filters.category,
+            priority=filters.priority,
+            mine=filters.mine,
         )
-        closed = await self.incidents.list_for_user(user_id, open_only=False)
-        member_of |= {incident.id for incident in closed}
-        visible_closed = self._visible(
-            await self.incidents.list_recent_closed(limit=HOME_CLOSED_LIMIT * 4), user_id, member_of
-        )[:HOME_CLOSED_LIMIT]
+        mine = [] if filters.mine else await self.home.mine(query, limit=HOME_MINE_LIMIT)
+        rows = await self.home.open_page(
+            query, offset=filters.page * HOME_PAGE_SIZE, limit=HOME_PAGE_SIZE + 1
+        )
+        shown = rows[:HOME_PAGE_SIZE]
+        assignments = await self.home.roles_of({i.id for i in [*mine, *shown]})
+        closed = await self.home.recently_closed(query, limit=HOME_CLOSED_LIMIT)
+        since = self.clock.now() - HOME_METRICS_WINDOW
+        samples = await self.home.metric_samples(
+            query, since=since, limit=HOME_METRICS_SAMPLE_LIMIT
+        )
         commanders: dict[int, str] = {}
-        for incident in {i.id: i for i in [*mine, *visible_open]}.values():
-            holder = await self.roles.holder(incident.id, COMMANDER)
-            if holder is not None:
-                commanders[incident.id] = holder.user_id
         roles_of_viewer: dict[int, list[str]] = {}
-        for assignment in await self.roles.list_for_user(user_id):
-            roles_of_viewer.setdefault(assignment.incident_id, []).append(
-                self._role_name(assignment.role)
-            )
+        for assignment in assignments:
+            if assignment.role == COMMANDER:
+                commanders[assignment.incident_id] = assignment.user_id
+            if assignment.user_id == user_id:
+                roles_of_viewer.setdefault(assignment.incident_id, []).append(
+                    self._role_name(assignment.role)
+                )
         return HomePage(
             viewer_id=user_id,
             mine=mine,
-            open=visible_open,
-            recently_closed=visible_closed,
+            open=shown,
+            recently_closed=closed,
             commanders=commanders,
             roles_of_viewer=roles_of_viewer,
+            filters=filters,
+            has_more=len(rows) > HOME_PAGE_SIZE,
+            page_size=HOME_PAGE_SIZE,
+            metrics=summarize_period(
+                samples, since=since, partial=len(samples) >= HOME_METRICS_SAMPLE_LIMIT
+            ),
         )
+
+    async def home_audience(self, incident_ids: Collection[int]) -> set[str]:
+        """Who has these incidents among theirs on the Home (declarers and role holders)."""
+        return await self.home.audience(incident_ids)
+
+    async def _sees_all_private(self, user_id: str) -> bool:
+        if not self._policy().incident_managers_see_private:
+            return False
+        return user_id in await self._incident_managers()
 
     async def list_incidents(self, user_id: str, which: IncidentFilter) -> list[Incident]:
         """``/incident list [open|mine|closed]`` for ``user_id``, access rules applied."""

@@ -20,6 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.clock import AcceleratedClock, SystemClock
 from bot.config import Catalog, Settings
 from bot.effects import SlackEffects
+from bot.home_publisher import HomePublisher
 from bot.jobs import add_jobs
 from bot.ports import Chat, Clock
 from bot.service import IncidentService
@@ -103,6 +104,15 @@ def build_worker(
     return worker, effects
 
 
+def build_home_publisher(service: IncidentService, client: AsyncWebClient) -> HomePublisher:
+    """The App Home publisher (its ``run`` refreshes Homes after changes: start it as a task)."""
+
+    async def publish(user_id: str, view: dict[str, Any]) -> None:
+        await client.views_publish(user_id=user_id, view=view)
+
+    return HomePublisher(service, publish)
+
+
 def build_app(
     catalog: Catalog,
     *,
@@ -110,6 +120,7 @@ def build_app(
     service: IncidentService,
     telemetry: Telemetry,
     background: Background | None = None,
+    home_publisher: HomePublisher | None = None,
 ) -> AsyncApp:
     """The Bolt app with every listener registered. No network I/O happens here.
 
@@ -132,7 +143,7 @@ def build_app(
         feature.register(app, service, router, background)
     incident_list.register(app, service, router, background)
     command.register(app, router)
-    home.register(app, service, background)
+    home.register(app, home_publisher or build_home_publisher(service, client), background)
     events.register(app)  # last: acknowledges subscribed events no feature listens to
     errors.register(app)
     return app

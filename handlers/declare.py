@@ -206,6 +206,7 @@ def register(
         return {"text": text}
 
     app.shortcut(CallbackId.DECLARE_SHORTCUT.value)(handle_declare_shortcut)
+    app.action(ActionId.HOME_DECLARE.value)(handle_declare_shortcut)  # the App Home's button
     app.shortcut(CallbackId.DECLARE_FROM_MESSAGE.value)(handle_declare_from_message)
     app.action(ActionId.DECLARE_IMPACT.value)(handle_impact_chosen)
     app.action(ActionId.DECLARE_JOIN_EXISTING.value)(handle_join_existing)

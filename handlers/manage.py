@@ -97,6 +97,8 @@ PICKER_PROMPTS: dict[str, str] = {
     "note": "Add the note to which incident?",
 }
 NO_INCIDENT = "There is no open incident you can act on."
+LINK_OPTION = "channel"
+"""The App Home menu's "Open channel" option (a link, no modal)."""
 
 
 def register(
@@ -426,6 +428,8 @@ def register(
     ) -> None:
         await ack()
         incident_id, kind = _split(action)
+        if kind == LINK_OPTION:
+            return  # the Home's "Open channel": Slack opens its URL, nothing to do here
         user_id = str(actor_of(body))
 
         async def open_it() -> None:
@@ -503,17 +507,20 @@ def register(
 
 
 def _split(action: dict[str, Any]) -> tuple[int, str]:
-    """``"<incident id>:<rest>"`` of a button's value."""
-    incident_id, _, rest = str(action.get("value") or "").partition(":")
+    """``"<incident id>:<rest>"`` of a button's value (or of the option picked in a menu)."""
+    value = action.get("value") or (action.get("selected_option") or {}).get("value")
+    incident_id, _, rest = str(value or "").partition(":")
     if not incident_id.isdigit():
         raise UserFacingError("This button is out of date: open the incident again.")
     return int(incident_id), rest
 
 
 def _view_id(body: dict[str, Any]) -> str | None:
-    """The modal a button was clicked in (None for a message)."""
+    """The modal a button was clicked in (None for a message or the App Home)."""
     container = body.get("container") or {}
-    return str(container["view_id"]) if container.get("type") == "view" else None
+    if container.get("type") != "view" or (body.get("view") or {}).get("type") == "home":
+        return None
+    return str(container["view_id"])
 
 
 def _intent(body: dict[str, Any]) -> str:

@@ -45,7 +45,7 @@ class Incident(Model):
     acknowledged_at = fields.DatetimeField(null=True)
     mitigated_at = fields.DatetimeField(null=True)
     resolved_at = fields.DatetimeField(null=True)
-    closed_at = fields.DatetimeField(null=True)
+    closed_at = fields.DatetimeField(null=True, db_index=True)
     closure_reason = fields.CharField(max_length=20, null=True)
     closure_reference = fields.CharField(max_length=255, null=True)
     created_at = fields.DatetimeField(db_index=True)

@@ -6,11 +6,13 @@ into an impossible order) is returned as is, so reports show the data problem in
 
 from __future__ import annotations
 
+import statistics
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
-from bot.domain.incident import Milestone, Milestones
+from bot.domain.incident import Milestone, Milestones, Priority, Status
 
 
 class Metric(StrEnum):
@@ -88,3 +90,71 @@ def missing_for_metrics(milestones: Milestones) -> tuple[Milestone, ...]:
     """The unset milestones that leave at least one metric empty, in lifecycle order."""
     needed = {m for pair in METRIC_SPANS.values() for m in pair}
     return tuple(m for m in Milestone if m in needed and milestones.get(m) is None)
+
+
+# --- the App Home's last-30-days panel ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSample:
+    """One incident as the period panel needs it (a few columns, not the whole incident)."""
+
+    priority: Priority
+    status: Status
+    created_at: datetime
+    milestones: Milestones
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PeriodSummary:
+    """Incidents declared since ``since``: how many per priority, the median time to acknowledge
+    and to mitigate; plus the post-mortems open now (whenever their incident was declared).
+    ``overdue_followups`` stays ``None`` until follow-ups are tracked (Jira): shown as "—"."""
+
+    since: datetime
+    count_by_priority: Mapping[Priority, int]
+    median_time_to_acknowledge: timedelta | None
+    median_time_to_mitigate: timedelta | None
+    open_postmortems: int
+    overdue_followups: int | None = None
+    partial: bool = False
+    """True when the window held more incidents than were read (the figures are of the newest)."""
+
+    @property
+    def total(self) -> int:
+        return sum(self.count_by_priority.values())
+
+
+def _median(values: list[timedelta]) -> timedelta | None:
+    return statistics.median_low(sorted(values)) if values else None
+
+
+def summarize_period(
+    samples: Iterable[MetricSample], *, since: datetime, partial: bool = False
+) -> PeriodSummary:
+    """The panel's figures from ``samples`` (incidents declared since ``since`` and every open
+    post-mortem). Negative durations (corrected milestones) are left out of the medians."""
+    counts = dict.fromkeys(Priority, 0)
+    acknowledge: list[timedelta] = []
+    mitigate: list[timedelta] = []
+    postmortems = 0
+    for sample in samples:
+        if sample.status is Status.POSTMORTEM:
+            postmortems += 1
+        if sample.created_at < since:
+            continue
+        counts[sample.priority] += 1
+        ack = time_to_acknowledge(sample.milestones)
+        if ack is not None and ack >= timedelta(0):
+            acknowledge.append(ack)
+        mitigated = time_to_mitigate(sample.milestones)
+        if mitigated is not None and mitigated >= timedelta(0):
+            mitigate.append(mitigated)
+    return PeriodSummary(
+        since=since,
+        count_by_priority=counts,
+        median_time_to_acknowledge=_median(acknowledge),
+        median_time_to_mitigate=_median(mitigate),
+        open_postmortems=postmortems,
+        partial=partial,
+    )

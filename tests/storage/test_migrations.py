@@ -32,8 +32,18 @@ async def _tables() -> set[str]:
 
 
 async def _migrate_and_check(url: str) -> None:
-    assert await db.pending_migrations(url) == ["0001_initial", "0002_slack_refs", "0003_reminders_and_costs"]
-    assert await db.apply_migrations(url) == ["0001_initial", "0002_slack_refs", "0003_reminders_and_costs"]
+    assert await db.pending_migrations(url) == [
+        "0001_initial",
+        "0002_slack_refs",
+        "0003_reminders_and_costs",
+        "0004_home_closed_at_index",
+    ]
+    assert await db.apply_migrations(url) == [
+        "0001_initial",
+        "0002_slack_refs",
+        "0003_reminders_and_costs",
+        "0004_home_closed_at_index",
+    ]
     assert await db.apply_migrations(url) == []
     assert await db.pending_migrations(url) == []
     async with db.database(url):
