@@ -24,8 +24,8 @@ from bot.service import IncidentService
 from bot.telemetry import Telemetry
 from bot.wiring import (
     build_app,
-    build_home_publisher,
     build_clock,
+    build_home_publisher,
     build_scheduler,
     build_service,
     build_web_client,
