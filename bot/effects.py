@@ -40,10 +40,12 @@ from bot.blocks.reminders import (
     stale_mitigated_message,
     update_reminder_message,
 )
+from bot.chart import render_chart
 from bot.config import Catalog
 from bot.domain.incident import Actor, Incident, Priority, ResponseType, Status, TimelineKind
 from bot.domain.naming import channel_name, with_suffix
 from bot.domain.reminders import UPDATE_TIMELINE_KINDS, ReminderKind
+from bot.domain.stats import weeks_from_json
 from bot.ports import Chat, ChatError, Clock
 from storage.outbox import OutboxJob
 from storage.reminders import ReminderRepository
@@ -66,6 +68,7 @@ NOTICE = "slack.notice"
 CLOSING = "slack.closing"
 ARCHIVE = "slack.archive"
 INVITE = "slack.invite"
+DIGEST = "slack.digest"
 REMINDER = "slack.reminder"
 
 # slack_ref kinds
@@ -77,6 +80,7 @@ DEPLOY_WARNING = "deploy_warning"
 SOURCE = "source"
 ARCHIVED = "archived"
 CHANNEL_INTENT = "channel_intent"
+DIGEST_REF = "digest"
 
 ANNOUNCED_KINDS = frozenset(
     {
@@ -98,6 +102,7 @@ _DESCRIPTIONS = {
     CLOSING: "post the closing summary",
     ARCHIVE: "archive the channel",
     INVITE: "invite you to the channel",
+    DIGEST: "post the weekly digest",
     REMINDER: "send a reminder",
 }
 
@@ -167,6 +172,7 @@ class SlackEffects:
             CLOSING: self.closing,
             ARCHIVE: self.archive,
             INVITE: self.invite,
+            DIGEST: self.digest,
             REMINDER: self.reminder,
         }.get(job.kind)
         if handler is None:
@@ -733,3 +739,28 @@ class SlackEffects:
             return
         await self.chat.dm(user_id, message)
         await self._put(SlackRef(incident_id=incident.id, kind=key, channel_id=user_id))
+
+    # --- DIGEST -------------------------------------------------------------------------------
+
+    async def digest(self, job: OutboxJob) -> None:
+        """The weekly digest: its message, then its chart, in the announcement channel. A retry
+        finds the message it already posted (by its metadata) instead of posting it twice."""
+        payload = job.payload
+        week = str(payload["week"])
+        channel = await self.chat.resolve_channel(str(payload["channel"]))
+        if channel is None:
+            raise ChatError("channel_not_found", method="digest", transient=False)
+        event_type = f"firefighter_{DIGEST_REF}"
+        ts = None
+        if job.attempts > 1:
+            ts = await self.chat.find_message(
+                channel, event_type, 0, oldest=f"{job.created_at.timestamp():.6f}"
+            )
+        if ts is None:
+            metadata = {"event_type": event_type, "event_payload": {"incident_id": 0, "week": week}}
+            await self.chat.post(channel, payload["message"], metadata=metadata)
+        title = str(payload.get("chart_title") or f"Incidents, week {week}")
+        png = await asyncio.to_thread(
+            render_chart, weeks_from_json(payload.get("chart")), title=title
+        )
+        await self.chat.upload(channel, f"incidents-{week}.png", png, title=title)

@@ -52,6 +52,35 @@ async def forget_old_intents(service: IncidentService) -> None:
         log.info("old intents forgotten", extra={"count": forgotten})
 
 
+async def post_weekly_digest(service: IncidentService, owner: str) -> None:
+    week = await service.enqueue_weekly_digest(owner=owner)
+    if week:
+        log.info("weekly digest enqueued", extra={"week": week})
+
+
+def add_weekly_digest(scheduler: AsyncIOScheduler, service: IncidentService) -> None:
+    """Last week's digest at ``reminders.weekly_digest`` (day and time in the catalog's time
+    zone); a lease and an outbox key per week make several replicas post it once."""
+    reminders = service.catalog.reminders
+    digest = reminders.weekly_digest
+    if digest is None or not service.catalog.slack.announcement_channel:
+        return
+    owner = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    scheduler.add_job(
+        post_weekly_digest,
+        "cron",
+        day_of_week=digest.day,
+        hour=digest.time.hour,
+        minute=digest.time.minute,
+        timezone=reminders.tz,
+        args=[service, owner],
+        id="post_weekly_digest",
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=3600,
+    )
+
+
 def add_jobs(
     scheduler: AsyncIOScheduler,
     service: IncidentService,
@@ -69,3 +98,4 @@ def add_jobs(
         coalesce=True,
     )
     add_reminder_sweeps(scheduler, service, every_seconds=reminder_sweep_seconds)
+    add_weekly_digest(scheduler, service)

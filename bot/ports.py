@@ -91,3 +91,19 @@ class Chat(Protocol):
     async def resolve_channel(self, reference: str) -> str | None: ...
     async def resolve_user(self, reference: str) -> str | None: ...
     async def usergroup_members(self, reference: str) -> list[str]: ...
+    async def upload(
+        self,
+        channel_id: str,
+        filename: str,
+        content: bytes,
+        *,
+        title: str,
+        comment: str | None = None,
+        thread_ts: str | None = None,
+    ) -> str:
+        """Share a file in a conversation (Slack's external upload flow); returns its file id."""
+        ...
+
+    async def dm_channel(self, user_id: str) -> str:
+        """The id of the bot's direct-message conversation with ``user_id``."""
+        ...

@@ -8,20 +8,26 @@ so a redelivered or double-clicked request changes nothing the second time."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot import effects
 from bot.blocks.home import HomeFilters, HomePage, PriorityStyle
+from bot.blocks.report import chart_comment, digest_message
+from bot.chart import render_chart
 from bot.config import Catalog
+from bot.domain.cost import CostDraft, CostEntry, format_money, totals_by_currency
 from bot.domain.declaration import Declaration, SourceMessage, require_valid_declaration
 from bot.domain.errors import AccessDenied, UserFacingError
 from bot.domain.events import TimelineEvent
+from bot.domain.export import export_rows, to_csv
 from bot.domain.incident import (
     Actor,
     BuiltinRole,
@@ -57,12 +63,15 @@ from bot.domain.reminders import (
     missing_roles,
     next_update_due,
 )
-from bot.ports import Chat, Clock
+from bot.domain.stats import Period, Stats, compute_stats, last_week, parse_period, weeks_to_json
+from bot.ports import Chat, ChatError, Clock
 from storage import idempotency, lock, outbox
+from storage.costs import CostRepository
 from storage.db import transaction
 from storage.errors import ConcurrentUpdate
 from storage.home import HomeQuery, HomeRepository
 from storage.reminders import Reminder, ReminderRepository
+from storage.report import ReportRepository
 from storage.repository import (
     IncidentRepository,
     ParticipantRepository,
@@ -89,6 +98,12 @@ class IncidentFilter(StrEnum):
 DUPLICATE_GUARD_WINDOW = timedelta(hours=1)
 TIMELINE_PAGE_SIZE = 20
 POSTMORTEM_REF = "postmortem"
+DIGEST_LEASE = timedelta(hours=12)
+"""How long the replica that took a week's digest keeps it (its outbox key guards it after)."""
+UPLOAD_ELSEWHERE = frozenset(
+    {"not_in_channel", "channel_not_found", "is_archived", "access_denied", "restricted_action"}
+)
+"""Errors meaning a file cannot go to the command's channel: it goes to the user's DM instead."""
 
 
 class IncidentChanged(UserFacingError):
@@ -149,6 +164,8 @@ class IncidentService:
     refs: SlackRefRepository = field(default_factory=SlackRefRepository)
     home: HomeRepository = field(default_factory=HomeRepository)
     reminders: ReminderRepository = field(default_factory=ReminderRepository)
+    costs: CostRepository = field(default_factory=CostRepository)
+    reports: ReportRepository = field(default_factory=ReportRepository)
 
     @property
     def timezone(self) -> ZoneInfo:
@@ -1231,3 +1248,175 @@ class IncidentService:
             raise already
         self.wake()
         return entry
+
+    # ----------------------------------------------------------------------------------------
+    # Costs and reports: /incident cost, stats, export and the weekly digest
+    # ----------------------------------------------------------------------------------------
+
+    async def add_cost(
+        self, incident_id: int, cost: CostDraft, *, by: Actor, intent_key: str
+    ) -> tuple[CostEntry, dict[str, Decimal]]:
+        """Record a cost (allowed to whoever may add notes) with its timeline entry; returns it
+        and the incident's totals per currency."""
+        incident = await self.incidents.require(incident_id)
+        await self._require_manage(incident, by, "add costs to")
+        now = self.clock.now()
+        async with transaction():
+            if not await idempotency.remember(f"cost:{intent_key}", now=now):
+                raise AlreadyDone("This cost is already recorded.")
+            entry = await self.costs.add(incident_id, cost, author_id=by.id, at=now)
+            note = f": {cost.note}" if cost.note else ""
+            await self._append(
+                incident,
+                TimelineEvent(
+                    TimelineKind.COST,
+                    f"Cost {format_money(cost.amount, cost.currency)} ({cost.kind}){note}",
+                    {
+                        "cost_id": entry.id,
+                        "amount": str(cost.amount),
+                        "currency": cost.currency,
+                        "type": cost.kind,
+                        "note": cost.note,
+                    },
+                ),
+                by=by,
+                at=now,
+            )
+        return entry, totals_by_currency(await self.costs.list(incident_id))
+
+    async def costs_of(self, incident_id: int, *, user_id: str) -> tuple[Incident, list[CostEntry]]:
+        """The incident's costs, for someone who may see the incident."""
+        incident = await self.incidents.require(incident_id)
+        if not await self.may_see(incident, user_id):
+            raise AccessDenied(f"You cannot see {incident.reference}.")
+        return incident, await self.costs.list(incident_id)
+
+    def parse_period(self, text: str, *, command: str = "stats") -> Period:
+        return parse_period(text, now=self.clock.now(), tz=self.timezone, command=command)
+
+    @property
+    def category_names(self) -> dict[str, str]:
+        return {category.key: category.name for category in self.catalog.categories}
+
+    async def _report_visibility(
+        self, incidents: Sequence[Incident], user_id: str | None
+    ) -> Callable[[Incident], bool]:
+        """Which incidents' details ``user_id`` may see (PRODUCT.md §5); ``None``: a public
+        audience (the digest), which sees no private incident's details."""
+        private = [incident.id for incident in incidents if incident.private]
+        if user_id is None or not private:
+            return lambda incident: not incident.private
+        member_of = await self.reports.member_of(user_id, private)
+        managers = await self._incident_managers()
+        policy = self._policy()
+        return lambda incident: may_see(
+            incident,
+            user_id,
+            role_holders=(),
+            channel_members=(user_id,) if incident.id in member_of else (),
+            incident_managers=managers,
+            policy=policy,
+        )
+
+    async def stats(self, user_id: str | None, period: Period) -> Stats:
+        """The numbers of ``period`` and of the period before (three queries at most, plus the
+        viewer's memberships of private incidents)."""
+        previous = period.previous(self.timezone)
+        incidents = await self.reports.declared_between(previous.start, period.end)
+        totals, _ = await self.costs.totals(incident.id for incident in incidents)
+        return compute_stats(
+            incidents,
+            period=period,
+            previous=previous,
+            tz=self.timezone,
+            cost_totals=totals,
+            visible=await self._report_visibility(incidents, user_id),
+        )
+
+    async def export(self, user_id: str, period: Period) -> tuple[str, int]:
+        """The CSV of the incidents declared in ``period`` (docs/exports.md) and their number."""
+        incidents = await self.reports.declared_between(period.start, period.end)
+        totals, counts = await self.costs.totals(incident.id for incident in incidents)
+        rows = export_rows(
+            incidents,
+            cost_totals=totals,
+            cost_counts=counts,
+            visible=await self._report_visibility(incidents, user_id),
+        )
+        return to_csv(rows), len(rows)
+
+    async def chart_png(self, stats: Stats) -> bytes:
+        """The report's chart, rendered in a worker thread (never on the event loop)."""
+        names = {priority: style.name for priority, style in self.priority_styles.items()}
+        return await asyncio.to_thread(
+            render_chart, stats.weeks, title=chart_comment(stats), names=names
+        )
+
+    async def send_chart(self, stats: Stats, *, user_id: str, channel_id: str) -> str:
+        """Upload the chart where the command was typed if the bot is there, else by DM."""
+        png = await self.chart_png(stats)
+        return await self._upload_for(
+            user_id,
+            channel_id,
+            f"incidents-{stats.period.label.replace(' ', '-')}.png",
+            png,
+            title=chart_comment(stats),
+        )
+
+    async def send_export(self, csv_text: str, period: Period, *, user_id: str) -> str:
+        """Upload the CSV in the user's DM only: it may hold titles other people may not see."""
+        return await self._upload_for(
+            user_id,
+            None,
+            f"incidents-{period.label.replace(' ', '-')}.csv",
+            csv_text.encode("utf-8"),
+            title=f"Incidents export ({period.label})",
+        )
+
+    async def _upload_for(
+        self, user_id: str, channel_id: str | None, filename: str, content: bytes, *, title: str
+    ) -> str:
+        if self.chat is None:
+            raise UserFacingError("Slack is not connected: files cannot be sent.")
+        if channel_id:
+            try:
+                return await self.chat.upload(channel_id, filename, content, title=title)
+            except ChatError as error:
+                if error.code not in UPLOAD_ELSEWHERE:
+                    raise
+        dm = await self.chat.dm_channel(user_id)
+        return await self.chat.upload(dm, filename, content, title=title)
+
+    async def enqueue_weekly_digest(self, *, owner: str) -> str | None:
+        """Last week's digest for the announcement channel, once per week whatever the number of
+        replicas: a lease per week, and the outbox job's idempotency key per week. Returns the
+        week enqueued (None when another replica has it, or there is no announcement channel)."""
+        channel = self.catalog.slack.announcement_channel
+        if not channel:
+            return None
+        now = self.clock.now()
+        week, period = last_week(now, self.timezone)
+        if not await lock.try_acquire(f"digest:{week}", owner, DIGEST_LEASE, now=now):
+            return None
+        stats = await self.stats(None, period)
+        message = digest_message(
+            stats,
+            tz=self.timezone,
+            styles=self.priority_styles,
+            category_names=self.category_names,
+            open_postmortems=await self.reports.count_with_status(Status.POSTMORTEM),
+        )
+        await outbox.enqueue(
+            effects.DIGEST,
+            {
+                "week": week,
+                "channel": channel,
+                "message": message,
+                "chart": weeks_to_json(stats.weeks),
+                "chart_title": chart_comment(stats),
+            },
+            idempotency_key=f"{effects.DIGEST}:{week}",
+            now=now,
+        )
+        self.wake()
+        return week

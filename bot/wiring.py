@@ -35,12 +35,13 @@ from handlers import (
     incident_list,
     manage,
     reminders,
+    report,
     timeline,
 )
 from handlers.background import Background
 from handlers.command import CommandRouter
 
-FEATURES: tuple[Any, ...] = (declare, timeline, manage, reminders)
+FEATURES: tuple[Any, ...] = (declare, timeline, manage, reminders, report)
 """Feature modules (``register(app, service, router, background)``), in help order."""
 
 log = logging.getLogger("firefighter.wiring")

@@ -262,6 +262,43 @@ class SlackChat:
         )
         return await self.post(str(response["channel"]["id"]), message)
 
+    async def dm_channel(self, user_id: str) -> str:
+        response = await self._call(
+            "conversations.open", self.client.conversations_open(users=user_id)
+        )
+        return str(response["channel"]["id"])
+
+    async def upload(
+        self,
+        channel_id: str,
+        filename: str,
+        content: bytes,
+        *,
+        title: str,
+        comment: str | None = None,
+        thread_ts: str | None = None,
+    ) -> str:
+        """``files.getUploadURLExternal`` → POST the bytes → ``files.completeUploadExternal``
+        (slack_sdk's ``files_upload_v2``; no ``files.info`` afterwards)."""
+        kwargs: dict[str, Any] = {}
+        if comment:
+            kwargs["initial_comment"] = comment
+        if thread_ts:
+            kwargs["thread_ts"] = thread_ts
+        response = await self._call(
+            "files.completeUploadExternal",
+            self.client.files_upload_v2(
+                channel=channel_id,
+                file=content,
+                filename=filename,
+                title=title,
+                request_file_info=False,
+                **kwargs,
+            ),
+        )
+        files = response.get("files") or [{}]
+        return str(files[0].get("id") or "")
+
     async def ephemeral(self, channel_id: str, user_id: str, message: Message) -> None:
         await self._call(
             "chat.postEphemeral",

@@ -22,6 +22,7 @@ class CallbackId(StrEnum):
     CONVERT_MODAL = "incident.convert_modal"
     NOTE_MODAL = "incident.note_modal"
     PICK_INCIDENT_MODAL = "incident.pick_modal"
+    PICK_COST_INCIDENT_MODAL = "report.cost_pick_modal"
     ADD_TO_TIMELINE_MODAL = "incident.add_to_timeline_modal"
     MILESTONE_MODAL = "incident.milestone_modal"
 

@@ -1,0 +1,209 @@
+"""Costs and reports from Slack (PRODUCT.md §1 "Costs", §2 "Reports in Slack"): the ``cost``,
+``stats`` and ``export`` subcommands and the picker of ``cost`` outside an incident channel.
+
+The argument is parsed before the ack (pure and fast), so bad input is answered at once with the
+usage; the queries, the chart and the uploads run after the ack."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.blocks.help import Message, error_message
+from bot.blocks.ids import CallbackId
+from bot.blocks.manage import FormInvalid, incident_picker_modal, parse_picker
+from bot.blocks.report import (
+    cost_added_message,
+    costs_message,
+    export_message,
+    stats_message,
+    usage_message,
+)
+from bot.domain.cost import CostDraft, CostInvalid, parse_cost
+from bot.domain.incident import Actor
+from bot.domain.stats import Period, PeriodInvalid
+from bot.service import IncidentService
+from handlers.background import Background
+from handlers.command import CommandCall, CommandRouter
+from handlers.reply import actor_of, tell_user
+
+NO_INCIDENT = "There is no incident you can add a cost to."
+
+
+def _draft_json(draft: CostDraft) -> dict[str, str]:
+    return {
+        "amount": str(draft.amount),
+        "currency": draft.currency,
+        "kind": draft.kind,
+        "note": draft.note,
+    }
+
+
+def register(
+    app: AsyncApp, service: IncidentService, router: CommandRouter, background: Background
+) -> None:
+    command = service.catalog.slack.command
+
+    async def say(
+        respond: AsyncRespond | None, body: dict[str, Any], client: AsyncWebClient, message: Message
+    ) -> None:
+        await tell_user(client, body, message, respond=respond)
+
+    # --- cost ----------------------------------------------------------------------------------
+
+    async def add_or_list(
+        incident_id: int,
+        draft: CostDraft | None,
+        user_id: str,
+        intent_key: str,
+        reply: Any,
+    ) -> None:
+        if draft is None:
+            incident, entries = await service.costs_of(incident_id, user_id=user_id)
+            await reply(costs_message(incident, entries, service.timezone, command))
+            return
+        entry, totals = await service.add_cost(
+            incident_id, draft, by=Actor.user(user_id), intent_key=intent_key
+        )
+        await reply(cost_added_message(await service.require(incident_id), entry, totals))
+
+    async def cost_here(call: CommandCall, draft: CostDraft | None) -> None:
+        async def reply(message: Message) -> None:
+            await call.respond(
+                text=message["text"], blocks=message.get("blocks"), response_type="ephemeral"
+            )
+
+        incident = await service.incident_in_channel(call.channel_id)
+        if incident is not None:
+            await add_or_list(incident.id, draft, call.user_id, call.trigger_id, reply)
+            return
+        incidents = await service.incidents_to_act_on(call.user_id, include_closed=True)
+        if not incidents:
+            await reply(error_message(NO_INCIDENT))
+            return
+        extra: dict[str, Any] = {
+            "response_url": call.body.get("response_url"),
+            "intent": call.trigger_id,
+        }
+        if draft is not None:
+            extra["cost"] = _draft_json(draft)
+        view = incident_picker_modal(
+            incidents,
+            action="cost",
+            styles=service.priority_styles,
+            prompt="Add the cost to which incident?" if draft else "Whose costs?",
+            extra=extra,
+        )
+        await call.client.views_open(
+            trigger_id=call.trigger_id,
+            view={**view, "callback_id": CallbackId.PICK_COST_INCIDENT_MODAL.value},
+        )
+
+    async def handle_cost_command(call: CommandCall) -> None:
+        draft: CostDraft | None = None
+        if call.argument.strip():
+            try:
+                draft = parse_cost(call.argument)
+            except CostInvalid as invalid:
+                await call.ack(usage_message(invalid.message))
+                return
+        await call.ack()
+        call.later(cost_here(call, draft))
+
+    router.add(
+        "cost",
+        "cost [<amount> <currency> <type> [note]]",
+        "Add a cost (lost revenue, refunds…) to the incident, or list its costs",
+        handle_cost_command,
+    )
+
+    async def handle_cost_picker_submission(
+        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        try:
+            choice = parse_picker(view)
+        except FormInvalid as invalid:
+            await ack(response_action="errors", errors=invalid.errors)
+            return
+        await ack()
+        user_id = str(actor_of(body))
+        url = choice.extra.get("response_url")
+        respond = AsyncRespond(response_url=url) if isinstance(url, str) and url else None
+        raw = choice.extra.get("cost")
+        draft = (
+            parse_cost(f"{raw['amount']} {raw['currency']} {raw['kind']} {raw.get('note', '')}")
+            if isinstance(raw, dict)
+            else None
+        )
+        intent = str(choice.extra.get("intent") or body["view"]["id"])
+
+        async def reply(message: Message) -> None:
+            await say(respond, body, client, message)
+
+        background.after_ack(
+            add_or_list(choice.incident_id, draft, user_id, intent, reply),
+            body=body,
+            client=client,
+            respond=respond,
+        )
+
+    app.view(CallbackId.PICK_COST_INCIDENT_MODAL.value)(handle_cost_picker_submission)
+
+    # --- stats and export ----------------------------------------------------------------------
+
+    async def show_stats(call: CommandCall, period: Period) -> None:
+        stats = await service.stats(call.user_id, period)
+        message = stats_message(
+            stats,
+            tz=service.timezone,
+            styles=service.priority_styles,
+            category_names=service.category_names,
+        )
+        await call.respond(
+            text=message["text"], blocks=message["blocks"], response_type="ephemeral"
+        )
+        await service.send_chart(stats, user_id=call.user_id, channel_id=call.channel_id)
+
+    async def handle_stats_command(call: CommandCall) -> None:
+        try:
+            period = service.parse_period(call.argument, command="stats")
+        except PeriodInvalid as invalid:
+            await call.ack(usage_message(invalid.message))
+            return
+        await call.ack()
+        call.later(show_stats(call, period))
+
+    router.add(
+        "stats",
+        "stats [7d|30d|90d|12w|YYYY-MM]",
+        "Counts, MTTA/MTTM/MTTC by priority and category, costs, trend and a chart",
+        handle_stats_command,
+    )
+
+    async def send_export(call: CommandCall, period: Period) -> None:
+        csv_text, count = await service.export(call.user_id, period)
+        await service.send_export(csv_text, period, user_id=call.user_id)
+        message = export_message(period, count)
+        await call.respond(
+            text=message["text"], blocks=message["blocks"], response_type="ephemeral"
+        )
+
+    async def handle_export_command(call: CommandCall) -> None:
+        try:
+            period = service.parse_period(call.argument, command="export")
+        except PeriodInvalid as invalid:
+            await call.ack(usage_message(invalid.message))
+            return
+        await call.ack()
+        call.later(send_export(call, period))
+
+    router.add(
+        "export",
+        "export [7d|30d|90d|12w|YYYY-MM]",
+        "A CSV of the incidents of the period, sent to you by direct message",
+        handle_export_command,
+    )

@@ -1,0 +1,42 @@
+"""The reads of the reports (``/incident stats``, ``/incident export``, the weekly digest)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.domain.incident import Incident, Status
+from storage import models
+from storage.repository import _to_incident
+
+MAX_REPORTED = 5000
+"""A bound on one report's incidents (a bad year is a few hundred)."""
+
+
+class ReportRepository:
+    async def declared_between(self, start: datetime, end: datetime) -> list[Incident]:
+        """Incidents declared in ``[start, end)``, oldest first (one query)."""
+        rows = (
+            await models.Incident.filter(created_at__gte=start, created_at__lt=end)
+            .order_by("created_at", "id")
+            .limit(MAX_REPORTED)
+        )
+        return [_to_incident(row) for row in rows]
+
+    async def count_with_status(self, status: Status) -> int:
+        return await models.Incident.filter(status=status.value).count()
+
+    async def member_of(self, user_id: str, incident_ids: list[int]) -> set[int]:
+        """Which of ``incident_ids`` ``user_id`` declared, holds a role in or is (still) in the
+        channel of: the incidents whose private details they may see."""
+        if not incident_ids:
+            return set()
+        declared = await models.Incident.filter(
+            id__in=incident_ids, created_by=user_id
+        ).values_list("id", flat=True)
+        roles = await models.RoleAssignment.filter(
+            incident_id__in=incident_ids, user_id=user_id
+        ).values_list("incident_id", flat=True)
+        members = await models.Participant.filter(
+            incident_id__in=incident_ids, user_id=user_id, left_at__isnull=True
+        ).values_list("incident_id", flat=True)
+        return {int(i) for i in [*declared, *roles, *members]}  # type: ignore[call-overload]
