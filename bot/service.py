@@ -45,7 +45,12 @@ from bot.domain.incident import (
 )
 from bot.domain.lifecycle import LifecycleRules, Reason, allowed_targets, close_blockers, transition
 from bot.domain.metrics import summarize_period
-from bot.domain.milestones import declaration_milestones, record_first_response, set_milestone
+from bot.domain.milestones import (
+    declaration_milestones,
+    record_first_response,
+    set_milestone,
+    set_milestones,
+)
 from bot.domain.policy import AccessPolicy, may_declare, may_see, require_may_manage
 from bot.domain.priority import (
     PriorityChange,
@@ -64,11 +69,12 @@ from bot.domain.reminders import (
     next_update_due,
 )
 from bot.domain.stats import Period, Stats, compute_stats, last_week, parse_period, weeks_to_json
+from bot.domain.timeline import edit_entry, strike_entry
 from bot.ports import Chat, ChatError, Clock
 from storage import idempotency, lock, outbox
 from storage.costs import CostRepository
 from storage.db import transaction
-from storage.errors import ConcurrentUpdate
+from storage.errors import ConcurrentUpdate, TimelineEntryNotFound
 from storage.home import HomeQuery, HomeRepository
 from storage.reminders import Reminder, ReminderRepository
 from storage.report import ReportRepository
@@ -97,6 +103,8 @@ class IncidentFilter(StrEnum):
 
 DUPLICATE_GUARD_WINDOW = timedelta(hours=1)
 TIMELINE_PAGE_SIZE = 20
+EDIT_TIMELINE = "edit the timeline of"
+EDIT_MILESTONES = "edit the milestones of"
 POSTMORTEM_REF = "postmortem"
 DIGEST_LEASE = timedelta(hours=12)
 """How long the replica that took a week's digest keeps it (its outbox key guards it after)."""
@@ -789,6 +797,129 @@ class IncidentService:
                 await self.timeline.strike_out(entry.id)
                 count += 1
         return count
+
+    # ----------------------------------------------------------------------------------------
+    # Correcting the timeline and the milestones from Slack
+    # ----------------------------------------------------------------------------------------
+
+    async def timeline_entry(self, entry_id: int) -> TimelineEntry:
+        entry = await self.timeline.get(entry_id)
+        if entry is None:
+            raise TimelineEntryNotFound(entry_id)
+        return entry
+
+    async def may_edit_timeline(self, incident: Incident, user_id: str) -> bool:
+        """Whether ``user_id`` may edit the timeline (the timeline shows them its menus)."""
+        try:
+            await self._require_manage(incident, Actor.user(user_id), EDIT_TIMELINE)
+        except AccessDenied:
+            return False
+        return True
+
+    async def check_timeline_edit(
+        self,
+        entry_id: int,
+        *,
+        text: str,
+        happened_at: datetime | None,
+        reason: str,
+        by: Actor,
+    ) -> None:
+        """Raise what ``edit_timeline_entry`` would refuse, writing nothing (a form checks it
+        before its ack, to show the refusal on the right input)."""
+        entry = await self.timeline_entry(entry_id)
+        incident = await self.incidents.require(entry.incident_id)
+        await self._require_manage(incident, by, EDIT_TIMELINE)
+        edit_entry(
+            incident,
+            entry,
+            text=text,
+            happened_at=happened_at,
+            reason=reason,
+            by=by,
+            now=self.clock.now(),
+        )
+
+    async def edit_timeline_entry(
+        self,
+        entry_id: int,
+        *,
+        text: str,
+        happened_at: datetime | None,
+        reason: str,
+        by: Actor,
+        intent_key: str,
+    ) -> TimelineEntry:
+        """Correct an entry's text and/or time (``happened_at`` ``None``: unchanged) with a reason;
+        the previous values, the reason and the actor are kept in its data (audit), and it is
+        marked edited. The same ``intent_key`` twice changes nothing the second time."""
+        now = self.clock.now()
+        async with transaction():
+            entry = await self.timeline.get(entry_id, for_update=True)
+            if entry is None:
+                raise TimelineEntryNotFound(entry_id)
+            incident = await self.incidents.require(entry.incident_id)
+            await self._require_manage(incident, by, EDIT_TIMELINE)
+            if not await idempotency.remember(f"timeline-edit:{intent_key}", now=now):
+                return entry
+            change = edit_entry(
+                incident, entry, text=text, happened_at=happened_at, reason=reason, by=by, now=now
+            )
+            return await self.timeline.edit(
+                entry_id, text=change.text, happened_at=change.happened_at, data=change.data
+            )
+
+    async def check_timeline_strike(self, entry_id: int, *, reason: str, by: Actor) -> None:
+        """Raise what ``strike_timeline_entry`` would refuse, writing nothing."""
+        entry = await self.timeline_entry(entry_id)
+        incident = await self.incidents.require(entry.incident_id)
+        await self._require_manage(incident, by, EDIT_TIMELINE)
+        strike_entry(entry, reason=reason, by=by, now=self.clock.now())
+
+    async def strike_timeline_entry(
+        self, entry_id: int, *, reason: str, by: Actor, intent_key: str
+    ) -> TimelineEntry:
+        """Strike an entry out with a reason: it stays on the timeline, struck through, with who,
+        when and why in its data."""
+        now = self.clock.now()
+        async with transaction():
+            entry = await self.timeline.get(entry_id, for_update=True)
+            if entry is None:
+                raise TimelineEntryNotFound(entry_id)
+            incident = await self.incidents.require(entry.incident_id)
+            await self._require_manage(incident, by, EDIT_TIMELINE)
+            if not await idempotency.remember(f"timeline-strike:{intent_key}", now=now):
+                return entry
+            data = strike_entry(entry, reason=reason, by=by, now=now)
+            return await self.timeline.strike_out(entry_id, data=data)
+
+    def check_milestones(
+        self, incident: Incident, values: Mapping[Milestone, datetime | None]
+    ) -> None:
+        """Raise what ``set_milestones`` would refuse (``MilestoneBatchRefused``), writing
+        nothing."""
+        set_milestones(incident, values, now=self.clock.now())
+
+    async def set_milestones(
+        self,
+        incident_id: int,
+        values: Mapping[Milestone, datetime | None],
+        *,
+        by: Actor,
+        intent_key: str | None = None,
+    ) -> Incident:
+        """Set and correct several milestones in one change (the milestones modal): one timeline
+        entry per milestone changed, the pinned summary refreshed."""
+
+        async def apply(incident: Incident) -> tuple[Incident, list[TimelineEvent]]:
+            changed, events = set_milestones(incident, values, now=self.clock.now())
+            if not events:
+                raise AlreadyDone("Those milestones already have those times.")
+            return changed, events
+
+        return await self._change(
+            incident_id, by=by, action=EDIT_MILESTONES, apply=apply, intent_key=intent_key
+        )
 
     async def broadcast_update(
         self, incident_id: int, source: SourceMessage, *, by: Actor

@@ -37,11 +37,12 @@ from handlers import (
     reminders,
     report,
     timeline,
+    timeline_edit,
 )
 from handlers.background import Background
 from handlers.command import CommandRouter
 
-FEATURES: tuple[Any, ...] = (declare, timeline, manage, reminders, report)
+FEATURES: tuple[Any, ...] = (declare, timeline, manage, timeline_edit, reminders, report)
 """Feature modules (``register(app, service, router, background)``), in help order."""
 
 log = logging.getLogger("firefighter.wiring")

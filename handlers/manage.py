@@ -50,11 +50,12 @@ from bot.blocks.manage import (
     status_modal,
     update_modal,
 )
+from bot.blocks.timeline import milestones_modal
 from bot.domain.errors import UserFacingError
 from bot.domain.incident import Actor, Incident, Milestone, Status
 from bot.domain.lifecycle import Fix, TransitionRefused
 from bot.domain.priority import ResponseChange
-from bot.service import TIMELINE_PAGE_SIZE, IncidentChanges, IncidentService
+from bot.service import EDIT_MILESTONES, TIMELINE_PAGE_SIZE, IncidentChanges, IncidentService
 from handlers.background import Background
 from handlers.command import CommandCall, CommandRouter
 from handlers.reply import actor_of, tell_user
@@ -68,6 +69,7 @@ SUBCOMMANDS: tuple[tuple[str, str, str], ...] = (
     ("roles", "roles", "Assign the commander and the other roles"),
     ("note", "note <text>", "Add a note to the timeline"),
     ("timeline", "timeline", "Show the timeline"),
+    ("milestones", "milestones", "Set and correct the milestones"),
     ("close", "close", "Close the incident (or close it early)"),
     ("reopen", "reopen", "Reopen a mitigated or closed incident"),
     ("convert", "convert", "Make a critical incident lowered to P4/P5 a normal one"),
@@ -81,9 +83,10 @@ ACTIONS: dict[str, str] = {
     "reopen": "reopen",
     "convert": "convert",
     "milestone": "edit the milestones of",
+    "milestones": EDIT_MILESTONES,
 }
 """Modal kind → what the access refusal says the user may not do."""
-WITH_CLOSED = frozenset({"reopen", "timeline", "note"})
+WITH_CLOSED = frozenset({"reopen", "timeline", "note", "milestones"})
 """Subcommands whose picker also offers recently closed incidents."""
 FIX_MODALS: dict[str, str] = {
     Fix.MITIGATE_FIRST: "status",
@@ -95,6 +98,7 @@ FIX_MODALS: dict[str, str] = {
 PICKER_PROMPTS: dict[str, str] = {
     "timeline": "Which incident's timeline?",
     "note": "Add the note to which incident?",
+    "milestones": "Which incident's milestones?",
 }
 NO_INCIDENT = "There is no open incident you can act on."
 LINK_OPTION = "channel"
@@ -123,6 +127,8 @@ def register(
             return convert_modal(incident)
         if kind == "note":
             return note_modal(incident)
+        if kind == "milestones":
+            return milestones_modal(incident, service.timezone)
         raise ValueError(f"unknown incident modal {kind!r}")
 
     async def allowed_modal(kind: str, incident_id: int, user_id: str) -> View:
@@ -157,10 +163,13 @@ def register(
         await say(note_added_message(await service.require(incident_id), text))
 
     async def show_timeline(
-        incident_id: int, page: int, respond: AsyncRespond, *, replace: bool = False
+        incident_id: int, page: int, respond: AsyncRespond, user_id: str, *, replace: bool = False
     ) -> None:
         incident = await service.require(incident_id)
         entries, has_more = await service.timeline_page(incident_id, page - 1)
+        # The menus to edit entries are shown only to those the service lets edit the timeline
+        # (it checks again when they submit).
+        editable = await service.may_edit_timeline(incident, user_id)
         message = timeline_message(
             incident,
             entries,
@@ -168,6 +177,7 @@ def register(
             page=page,
             page_size=TIMELINE_PAGE_SIZE,
             has_more=has_more,
+            editable=editable,
         )
         await respond(
             text=message["text"],
@@ -185,7 +195,7 @@ def register(
             await open_picker(call, kind)
             return
         if kind == "timeline":
-            await show_timeline(incident.id, 1, call.respond)
+            await show_timeline(incident.id, 1, call.respond, call.user_id)
         elif kind == "note" and call.argument.strip():
             await add_note(
                 incident.id,
@@ -247,7 +257,7 @@ def register(
         if choice.action == "timeline" or (choice.action == "note" and text):
             await ack()
             work = (
-                show_timeline(choice.incident_id, 1, respond)
+                show_timeline(choice.incident_id, 1, respond, user_id)
                 if choice.action == "timeline" and respond is not None
                 else add_note(
                     choice.incident_id,
@@ -497,7 +507,9 @@ def register(
         await ack()
         incident_id, page = _split(action)
         background.after_ack(
-            show_timeline(incident_id, max(1, int(page)), respond, replace=True),
+            show_timeline(
+                incident_id, max(1, int(page)), respond, str(actor_of(body)), replace=True
+            ),
             body=body,
             client=client,
             respond=respond,

@@ -325,8 +325,13 @@ class TimelineRepository:
         )
         return dataclasses.replace(entry, id=row.id)
 
-    async def get(self, entry_id: int) -> TimelineEntry | None:
-        row = await models.TimelineEntry.get_or_none(id=entry_id)
+    async def get(self, entry_id: int, *, for_update: bool = False) -> TimelineEntry | None:
+        """The entry; ``for_update`` locks its row until the caller's transaction ends (an edit
+        and a strike-out racing on one entry are then done one after the other)."""
+        query = models.TimelineEntry.filter(id=entry_id)
+        if for_update:
+            query = query.select_for_update()
+        row = await query.first()
         return _to_entry(row) if row else None
 
     async def list(
@@ -371,9 +376,15 @@ class TimelineRepository:
             changes["data"] = dict(data)
         return await self._change(entry_id, changes)
 
-    async def strike_out(self, entry_id: int) -> TimelineEntry:
-        """Mark the entry struck out (its source was deleted); it stays for audit."""
-        return await self._change(entry_id, {"struck_out": True})
+    async def strike_out(
+        self, entry_id: int, *, data: Mapping[str, JsonValue] | None = None
+    ) -> TimelineEntry:
+        """Mark the entry struck out (its source was deleted, or someone struck it out: ``data``
+        then records who and why); it stays for audit."""
+        changes: dict[str, Any] = {"struck_out": True}
+        if data is not None:
+            changes["data"] = dict(data)
+        return await self._change(entry_id, changes)
 
     async def _change(self, entry_id: int, changes: dict[str, Any]) -> TimelineEntry:
         updated = await models.TimelineEntry.filter(id=entry_id).update(**changes)

@@ -25,6 +25,10 @@ class CallbackId(StrEnum):
     PICK_COST_INCIDENT_MODAL = "report.cost_pick_modal"
     ADD_TO_TIMELINE_MODAL = "incident.add_to_timeline_modal"
     MILESTONE_MODAL = "incident.milestone_modal"
+    MILESTONES_MODAL = "incident.milestones_modal"
+    TIMELINE_EDIT_MODAL = "incident.timeline_edit_modal"
+    TIMELINE_STRIKE_MODAL = "incident.timeline_strike_modal"
+    TIMELINE_NOTICE = "incident.timeline_notice"
 
 
 class ActionId(StrEnum):
@@ -60,6 +64,8 @@ class ActionId(StrEnum):
     REMINDER_MUTE = "reminder.mute"
     """A reminder's "Mute"; value ``"<incident id>:<reminder kind>"``. ("Post update" and the
     status and roles buttons of reminders are ``OPEN_MODAL`` buttons.)"""
+    TIMELINE_ENTRY = "incident.timeline_entry"
+    """The overflow of a timeline entry; option values ``"edit:<entry id>"``, ``"strike:<id>"``."""
 
 
 class BlockId(StrEnum):
@@ -106,3 +112,10 @@ class BlockId(StrEnum):
     PICK_INCIDENT = "pick.incident"
     TIMELINE_TEXT = "timeline.text"
     MILESTONE = "milestone.value"
+    MILESTONE_PREFIX = "milestones."
+    """``milestones.<milestone>``: one datetimepicker per milestone in the milestones modal."""
+    TIMELINE_EDIT_TEXT = "timeline_edit.text"
+    TIMELINE_EDIT_TIME = "timeline_edit.time"
+    TIMELINE_EDIT_REASON = "timeline_edit.reason"
+    TIMELINE_ENTRY_PREFIX = "timeline.entry."
+    """``timeline.entry.<entry id>``: an entry's section (with its menu) in ``/incident timeline``."""

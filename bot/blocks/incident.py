@@ -21,8 +21,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.blocks.home import PriorityStyle
-from bot.blocks.ids import ActionId
+from bot.blocks.ids import ActionId, BlockId
 from bot.blocks.text import duration, escape, local_time
+from bot.blocks.timeline import entry_menu
 from bot.domain.incident import (
     Actor,
     ClosureReason,
@@ -34,6 +35,7 @@ from bot.domain.incident import (
 )
 from bot.domain.metrics import Metric, metrics_of
 from bot.domain.milestones import label
+from bot.domain.timeline import struck_reason
 
 Message = dict[str, Any]
 Block = dict[str, Any]
@@ -100,6 +102,8 @@ KIND_EMOJI: dict[TimelineKind, str] = {
 _TIMELINE_LINE_MAX = 600
 MAX_PAGE_SIZE = 100
 """Most timeline entries on one page (they always fit in 50 blocks)."""
+EDITABLE_PAGE_SIZE = 40
+"""Most entries on a page with a menu per entry (one block each, within 50 blocks)."""
 _SAFE_URL = re.compile(r"^https?://[^\s<>|]+$")
 _ENTITY_TAIL = re.compile(r"&[a-z]{0,3}$")
 
@@ -368,22 +372,34 @@ def timeline_message(
     page: int,
     page_size: int = 20,
     has_more: bool,
+    editable: bool = False,
 ) -> Message:
     """The ephemeral answer of ``/incident timeline``: one line per entry of this page.
+
+    ``editable`` (the reader may edit the timeline): each entry is its own section with a menu to
+    edit it or strike it out (``bot.blocks.timeline.entry_menu``), at most ``EDITABLE_PAGE_SIZE``.
 
     ``entries`` are this page's entries (the first ``page_size``, at most ``MAX_PAGE_SIZE``, are
     shown; more count as ``has_more``); ``page`` is 1-based. With more to show, a "Show more" button
     (``ActionId.TIMELINE_MORE``, value ``"<incident id>:<page + 1>"``) asks for the next page."""
-    page_size = min(max(1, page_size), MAX_PAGE_SIZE)
+    page_size = min(max(1, page_size), EDITABLE_PAGE_SIZE if editable else MAX_PAGE_SIZE)
     shown = list(entries[:page_size])
     has_more = has_more or len(entries) > len(shown)
     title = f"Timeline of {incident.reference} · {safe(incident.title, 100)}"
     blocks: list[Block] = [_header(title)]
     if not shown:
         blocks.append(_section("No timeline entries yet."))
+    if editable:
+        for entry in shown:
+            block = _section(
+                _timeline_line(entry, tz), block_id=f"{BlockId.TIMELINE_ENTRY_PREFIX}{entry.id}"
+            )
+            if not entry.struck_out:
+                block["accessory"] = entry_menu(entry)
+            blocks.append(block)
     # Lines are at most 600 characters, packed into sections of 3000: 100 lines need at most 25.
     chunk = ""
-    for line in (_timeline_line(entry, tz) for entry in shown):
+    for line in (_timeline_line(entry, tz) for entry in ([] if editable else shown)):
         if chunk and len(chunk) + 1 + len(line) > SECTION_TEXT_MAX:
             blocks.append(_section(chunk))
             chunk = ""
@@ -415,7 +431,8 @@ def timeline_message(
 def _timeline_line(entry: TimelineEntry, tz: ZoneInfo) -> str:
     text = safe(entry.text.replace("\n", " ") or entry.kind.value.replace("_", " "), 400)
     if entry.struck_out:
-        text = f"~{text}~ (deleted in Slack)"
+        why = struck_reason(entry)
+        text = f"~{text}~ " + (f"(struck out: {safe(why, 150)})" if why else "(deleted in Slack)")
     elif entry.edited:
         text += " (edited)"
     line = f"`{local_time(entry.happened_at, tz)}` {KIND_EMOJI[entry.kind]} {text} · {_actor(entry.actor)}"

@@ -10,7 +10,7 @@ closed last. Only milestones that are both set are compared, so the transitive c
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -201,6 +201,53 @@ def set_milestone(
     event = TimelineEvent(TimelineKind.MILESTONE_SET, text, data)
     changed = dataclasses.replace(incident, milestones=milestones, updated_at=now)
     return MilestoneChange(changed, event)
+
+
+class MilestoneBatchRefused(MilestoneRefused):
+    """One milestone of a batch is refused; ``milestone`` says which (the modal shows it there)."""
+
+    def __init__(self, message: str, milestone: Milestone) -> None:
+        super().__init__(message)
+        self.milestone = milestone
+
+
+def set_milestones(
+    incident: Incident,
+    values: Mapping[Milestone, datetime | None],
+    *,
+    now: datetime,
+    reason: str | None = None,
+) -> tuple[Incident, list[TimelineEvent]]:
+    """Set or correct several milestones at once (the milestones modal), each through
+    ``set_milestone``'s rules; values equal to the current ones are skipped.
+
+    Applied in rounds, in lifecycle order: a change refused only because another change of the
+    same batch is not applied yet (moving Detected and Impact started earlier together) is tried
+    again after the others. When a round makes no progress the whole batch is refused
+    (``MilestoneBatchRefused`` naming the first refused milestone); nothing is half applied."""
+    pending = [m for m in Milestone if m in values]
+    current: Incident = incident
+    events: list[TimelineEvent] = []
+    while pending:
+        refused: dict[Milestone, MilestoneRefused] = {}
+        left: list[Milestone] = []
+        for milestone in pending:
+            if values[milestone] == current.milestones.get(milestone):
+                continue
+            try:
+                change = set_milestone(
+                    current, milestone, values[milestone], now=now, reason=reason
+                )
+            except MilestoneRefused as refusal:
+                refused[milestone] = refusal
+                left.append(milestone)
+                continue
+            current, events = change.incident, [*events, change.event]
+        if left and len(left) == len(pending):
+            first = left[0]
+            raise MilestoneBatchRefused(refused[first].message, first)
+        pending = left
+    return current, events
 
 
 def earliest_allowed(milestones: Milestones, milestone: Milestone, at: datetime) -> datetime:
