@@ -3,7 +3,8 @@
 It starts the sandbox, runs ``bot.main.run`` (the same code as ``firefighter run``: database,
 migrations, Socket Mode, scheduler, health server), drives a scripted incident lifecycle through
 Socket Mode (declare from a message, timeline, roles, broadcast, status, the close gate and its fixes,
-a private P1, a P4 without a channel, App Home), prints what each person sees in Slack, and can write
+an update reminder on a sped-up clock and its Snooze, a timeline correction, a cost, a private
+P1, a P4 without a channel, the stats and their chart, App Home), prints what each person sees in Slack, and can write
 a JSON report of the session: requests and contract violations, the transcript, the Slack state and
 the incidents as stored in the database."""
 
@@ -15,7 +16,7 @@ import json
 import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from pydantic import SecretStr
 
 from bot.blocks.ids import ActionId, BlockId, CallbackId
 from bot.config import Catalog, Settings
-from bot.domain.incident import Incident, Milestone, Status
+from bot.domain.incident import Incident, Milestone, Status, TimelineEntry
 from bot.domain.milestones import MILESTONE_LABELS
 from bot.main import run
 from sandbox.slack import SlackSandbox
@@ -32,9 +33,45 @@ from sandbox.slack.state import Ephemeral, Message, User, View
 from storage.repository import IncidentRepository, TimelineRepository
 
 STEP_TIMEOUT = 10.0
+SPEEDUP = 720.0
+"""While the demo waits for an update reminder, one real second is twelve minutes of the bot's."""
+REMINDER_SWEEP_SECONDS = 0.25
+"""The bot looks for due reminders this often (real seconds) so that one shows up at once."""
 TITLE = "Card payments failing at checkout"
 QUIET_PERIOD = 0.15
 """Slack is considered settled when no API call arrived for this long and every envelope is acked."""
+
+
+class DemoClock:
+    """The bot's clock: real time, except while the demo makes time fly (``fast``), after which it
+    stays ahead by the time that flew. Never goes backwards."""
+
+    def __init__(self) -> None:
+        self._ahead = timedelta(0)
+        self._fast_since: datetime | None = None
+        self.speedup = 1.0
+
+    def now(self) -> datetime:
+        real = datetime.now(UTC)
+        return real + self._ahead + self._flown(real)
+
+    def _flown(self, real: datetime) -> timedelta:
+        if self._fast_since is None:
+            return timedelta(0)
+        return (real - self._fast_since) * (self.speedup - 1)
+
+    def fast(self, speedup: float) -> None:
+        self.normal()
+        self._fast_since, self.speedup = datetime.now(UTC), speedup
+
+    def normal(self) -> None:
+        real = datetime.now(UTC)
+        self._ahead += self._flown(real)
+        self._fast_since, self.speedup = None, 1.0
+
+    @property
+    def ahead(self) -> timedelta:
+        return self._ahead + self._flown(datetime.now(UTC))
 
 
 class DemoStepFailed(RuntimeError):
@@ -93,13 +130,22 @@ async def run_demo(
                     "database_url": database_url,
                     "http_host": "127.0.0.1",
                     "http_port": 0,
+                    "reminder_sweep_seconds": REMINDER_SWEEP_SECONDS,
                 }
             )
             _print(quiet, f"Slack sandbox on {slack.base_url} · database {_safe_url(database_url)}")
             # The people and channels exist before the bot starts (it looks the catalog's up).
-            demo = _Demo(slack, catalog, transcript)
+            clock = DemoClock()
+            chart = (
+                report.with_name(f"{report.stem}-stats.png")
+                if report is not None
+                else Path.cwd() / "firefighter-demo-stats.png"
+            )
+            demo = _Demo(slack, catalog, transcript, clock=clock, chart=chart)
             stop, ready = asyncio.Event(), asyncio.Event()
-            bot_task = asyncio.create_task(run(bot_settings, catalog, stop=stop, ready=ready))
+            bot_task = asyncio.create_task(
+                run(bot_settings, catalog, stop=stop, ready=ready, clock=clock)
+            )
             incidents: list[dict[str, Any]] = []
             failure: str | None = None
             try:
@@ -110,6 +156,8 @@ async def run_demo(
                     await _play(demo)
                 except DemoStepFailed as failed:
                     failure = str(failed)
+                finally:
+                    clock.normal()
                 # Read while the bot (and its database) still runs.
                 incidents = await _stored_incidents()
             finally:
@@ -130,6 +178,7 @@ async def run_demo(
                         },
                         "transcript": [step.as_json() for step in transcript.steps],
                         "failure": failure,
+                        "chart": str(demo.chart_saved) if demo.chart_saved else None,
                         "state": {"slack": slack.snapshot(), "incidents": incidents},
                     },
                     indent=2,
@@ -141,6 +190,8 @@ async def run_demo(
                 print(_incident_table(incidents))
                 if report is not None:
                     print(f"\nReport written to {report}")
+                if demo.chart_saved is not None:
+                    print(f"Stats chart saved to {demo.chart_saved}")
             _print(
                 quiet,
                 f"\nSlack sandbox: {len(slack.requests)} requests, {len(violations)} contract violations.",
@@ -162,10 +213,13 @@ async def _play(demo: _Demo) -> None:
     incident = await demo.declare_from_message()
     await demo.build_the_timeline(incident)
     await demo.hand_over_communications(incident)
+    await demo.update_reminder(incident)
     await demo.broadcast_and_mitigate(incident)
+    await demo.correct_the_timeline(incident)
     await demo.close_through_the_gate(incident)
     await demo.private_p1()
     await demo.p4_without_channel()
+    await demo.stats()
     await demo.app_home()
 
 
@@ -183,8 +237,19 @@ class _Channels:
 class _Demo:
     """The people, their channels and the script's moves, each recorded as a Step."""
 
-    def __init__(self, slack: SlackSandbox, catalog: Catalog, transcript: Transcript) -> None:
+    def __init__(
+        self,
+        slack: SlackSandbox,
+        catalog: Catalog,
+        transcript: Transcript,
+        *,
+        clock: DemoClock,
+        chart: Path,
+    ) -> None:
         self.slack = slack
+        self.clock = clock
+        self.chart = chart
+        self.chart_saved: Path | None = None
         self.command = catalog.slack.command
         self.tz = catalog.reminders.tz
         self.transcript = transcript
@@ -347,10 +412,40 @@ class _Demo:
             [f"Carol's DM from FireFighter:\n{self.render(duties[0])}"],
         )
 
+    async def update_reminder(self, incident: Incident) -> None:
+        slack, alice, channel = self.slack, self.alice, self.incident_channel
+        self.transcript.scene("4 · An hour without an update: FireFighter reminds the channel")
+        before = len(self.update_reminders(channel))
+        self.clock.fast(SPEEDUP)
+        try:
+            reminders = await self.need(
+                lambda: self.update_reminders(channel)[before:], "the update reminder"
+            )
+        finally:
+            self.clock.normal()
+        await self.quiet()
+        flown = int(self.clock.ahead.total_seconds() // 60)
+        self.transcript.record(
+            Step(
+                "(The demo)",
+                f"makes the bot's clock run {SPEEDUP:.0f} times faster (one second is "
+                f"{SPEEDUP / 60:.0f} minutes) until FireFighter reminds the channel, then back to "
+                f"normal: {flown} minutes flew by",
+                [f"In #{self.name(channel)}:\n{self.render(m)}" for m in reminders],
+            )
+        )
+        reminder = reminders[-1]
+        await slack.click_button(
+            alice, ActionId.REMINDER_SNOOZE.value, channel_id=channel, ts=reminder.ts
+        )
+        told = await self.told(alice, "snoozed until")
+        await self.quiet()
+        self.record(alice, "clicks [Snooze 1 h] on the reminder", [told])
+
     async def broadcast_and_mitigate(self, incident: Incident) -> None:
         slack, alice, carol, channel = self.slack, self.alice, self.carol, self.incident_channel
         announcement = self.announcement
-        self.transcript.scene("4 · Carol broadcasts an update, Alice mitigates")
+        self.transcript.scene("5 · Carol broadcasts an update, Alice mitigates")
         update = (
             "Update: we rolled the payment gateway back to yesterday's release; "
             "card payments are recovering (80% success)."
@@ -371,9 +466,64 @@ class _Demo:
         await self.change_status(alice, Status.MITIGATING, whole_summary=False)
         await self.change_status(alice, Status.MITIGATED, whole_summary=True)
 
+    async def correct_the_timeline(self, incident: Incident) -> None:
+        slack, alice, channel = self.slack, self.alice, self.incident_channel
+        self.transcript.scene("6 · Alice corrects the timeline and records what the outage cost")
+        entries = await TimelineRepository().list(incident.id, limit=10_000)
+        entry = next((e for e in entries if "rolled the payment gateway back" in e.text), None)
+        if entry is None:
+            raise DemoStepFailed("Carol's update is not on the timeline")
+        before = len(slack.ephemerals(alice, channel))
+        await slack.run_slash_command(alice, self.command, "timeline", channel)
+        shown = await self.need(
+            lambda: slack.ephemerals(alice, channel)[before:], "the timeline with its menus"
+        )
+        await slack.click_button(
+            alice,
+            ActionId.TIMELINE_ENTRY.value,
+            channel_id=channel,
+            ts=shown[-1].ts,
+            block_id=f"{BlockId.TIMELINE_ENTRY_PREFIX}{entry.id}",
+            value=f"edit:{entry.id}",
+        )
+        view = await self.modal(alice, CallbackId.TIMELINE_EDIT_MODAL)
+        self.record(
+            alice,
+            f"types `{self.command} timeline` and picks Edit… in the menu of Carol's update",
+            [self.render_view(view), self.picker_initial(view, BlockId.TIMELINE_EDIT_TIME)],
+        )
+        corrected = (
+            "Update: we rolled the payment gateway back to yesterday's release; "
+            "card payments are recovering (60% success)."
+        )
+        reason = "The rollback finished 10 minutes earlier; 60% is the gateway's own figure"
+        at = (entry.happened_at - timedelta(minutes=10)).replace(microsecond=0)
+        await slack.submit_view(
+            alice,
+            view.id,
+            {
+                BlockId.TIMELINE_EDIT_TEXT.value: {BlockId.TIMELINE_EDIT_TEXT.value: corrected},
+                BlockId.TIMELINE_EDIT_TIME.value: {
+                    BlockId.TIMELINE_EDIT_TIME.value: int(at.timestamp())
+                },
+                BlockId.TIMELINE_EDIT_REASON.value: {BlockId.TIMELINE_EDIT_REASON.value: reason},
+            },
+        )
+        edited = await self.need_entry(entry.id, lambda e: e.edited, "the corrected entry")
+        await self.quiet()
+        local = edited.happened_at.astimezone(self.tz)
+        self.record(
+            alice,
+            f"changes 80% to 60%, moves it 10 minutes back (to {local:%H:%M:%S}) and gives the "
+            f"reason “{reason}”",
+            ["(the modal closes; the previous text and time are kept on the entry for audit)"],
+        )
+        await self.slash(alice, "timeline", channel)
+        await self.slash(alice, "cost 12000 EUR lost_revenue card checkouts refused", channel)
+
     async def close_through_the_gate(self, incident: Incident) -> None:
         slack, alice, channel = self.slack, self.alice, self.incident_channel
-        self.transcript.scene("5 · Closing: the gate says what is missing, Alice fixes it")
+        self.transcript.scene("7 · Closing: the gate says what is missing, Alice fixes it")
         await slack.run_slash_command(alice, self.command, "close", channel)
         close = await self.modal(alice, CallbackId.CLOSE_MODAL)
         self.record(
@@ -470,7 +620,7 @@ class _Demo:
 
     async def private_p1(self) -> None:
         slack, dave = self.slack, self.dave
-        self.transcript.scene("6 · In #security, Dave declares a private P1")
+        self.transcript.scene("8 · In #security, Dave declares a private P1")
         public_before = {
             c: len(slack.messages(c)) for c in (self.channels.incidents, self.channels.major)
         }
@@ -520,7 +670,7 @@ class _Demo:
 
     async def p4_without_channel(self) -> None:
         slack, alice = self.slack, self.alice
-        self.transcript.scene("7 · A minor issue: tracked, announced, no channel")
+        self.transcript.scene("9 · A minor issue: tracked, announced, no channel")
         announced_before = len(slack.messages(self.channels.incidents))
         created_before = len(slack.calls("conversations.create"))
         await slack.run_slash_command(alice, self.command, "open", self.channels.general)
@@ -557,8 +707,38 @@ class _Demo:
             ],
         )
 
+    async def stats(self) -> None:
+        slack, alice, channel = self.slack, self.alice, self.channels.incidents
+        self.transcript.scene("10 · Alice looks at the last 30 days")
+        files_before = set(slack.files)
+        await slack.run_slash_command(alice, self.command, "stats 30d", channel)
+        told = await self.told(alice, "Incident stats")
+        charts = await self.need(
+            lambda: [
+                f
+                for key, f in slack.files.items()
+                if key not in files_before and f.name.endswith(".png") and f.content
+            ],
+            "the stats chart",
+        )
+        await self.quiet()
+        chart = charts[-1]
+        assert chart.content is not None
+        await asyncio.to_thread(self.chart.write_bytes, chart.content)
+        self.chart_saved = self.chart
+        shared = ", ".join(self.where(c) for c in chart.channels) or "nowhere"
+        self.record(
+            alice,
+            f"types `{self.command} stats 30d` in #{self.name(channel)}",
+            [
+                told,
+                f"The chart {chart.name} ({len(chart.content):,} bytes) is shared in {shared}; "
+                f"the demo saved it to {self.chart}",
+            ],
+        )
+
     async def app_home(self) -> None:
-        self.transcript.scene("8 · The App Home, for Alice and for Dave")
+        self.transcript.scene("11 · The App Home, for Alice and for Dave")
         await self.home(self.alice)
         await self.home(self.dave)
 
@@ -649,6 +829,15 @@ class _Demo:
         ]
         return self.slack.render_blocks(blocks)
 
+    def picker_initial(self, view: View, block_id: str) -> str:
+        """The time a date-time picker opens on (the rendering above shows only its placeholder)."""
+        for block in view.payload.get("blocks") or []:
+            initial = (block.get("element") or {}).get("initial_date_time")
+            if block.get("block_id") == block_id and initial is not None:
+                local = datetime.fromtimestamp(int(initial), self.tz)
+                return f"(the time picker opens on {local:%Y-%m-%d %H:%M:%S %Z})"
+        return "(the time picker opens empty)"
+
     def name(self, channel: str) -> str:
         return self.slack.channels[channel].name
 
@@ -691,6 +880,18 @@ class _Demo:
     def announcement_thread(self) -> str:
         thread = self.slack.thread(self.channels.incidents, self.announcement.ts)
         return "\n".join(f"↳ {self.render(m)}" for m in thread[1:])
+
+    def update_reminders(self, channel_id: str) -> list[Message]:
+        """The channel's update reminders (the messages with a Snooze button)."""
+        return [
+            m
+            for m in self.slack.messages(channel_id)
+            if any(
+                element.get("action_id") == ActionId.REMINDER_SNOOZE.value
+                for block in m.blocks or []
+                for element in [block.get("accessory") or {}, *(block.get("elements") or [])]
+            )
+        ]
 
     def refusals(self, user: str) -> list[Message]:
         return [m for m in self.slack.dms(user) if "cannot be closed yet" in self.render(m)]
@@ -779,6 +980,17 @@ class _Demo:
             incident = await repository.require(incident_id)
             if check(incident):
                 return incident
+            await asyncio.sleep(0.05)
+        raise DemoStepFailed(f"{what} was not stored within {STEP_TIMEOUT:.0f} s")
+
+    async def need_entry(
+        self, entry_id: int, check: Callable[[TimelineEntry], bool], what: str
+    ) -> TimelineEntry:
+        repository = TimelineRepository()
+        for _ in range(int(STEP_TIMEOUT / 0.05)):
+            entry = await repository.get(entry_id)
+            if entry is not None and check(entry):
+                return entry
             await asyncio.sleep(0.05)
         raise DemoStepFailed(f"{what} was not stored within {STEP_TIMEOUT:.0f} s")
 

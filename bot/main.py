@@ -68,8 +68,10 @@ async def run(
     migrate: bool = True,
     stop: asyncio.Event | None = None,
     ready: asyncio.Event | None = None,
+    clock: Clock | None = None,
 ) -> None:
-    """Open the database, migrate, connect to Slack and serve until SIGTERM/SIGINT or ``stop``."""
+    """Open the database, migrate, connect to Slack and serve until SIGTERM/SIGINT or ``stop``
+    (``clock``: the demo's, which it speeds up; else the settings' clock)."""
     _require_tokens(settings)
     stop = stop or asyncio.Event()
     async with AsyncExitStack() as stack:
@@ -85,7 +87,7 @@ async def run(
                     f"{len(pending)} database migration(s) pending ({', '.join(pending)}): "
                     "run `firefighter migrate` or start without --no-migrate."
                 )
-        await start_bot(settings, catalog, stack)
+        await start_bot(settings, catalog, stack, clock=clock)
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):

@@ -1,11 +1,13 @@
 """`firefighter demo` plays a whole incident lifecycle as users would, on PostgreSQL this time (the
 SQLite default is run by test_operator_commands): exit 0, no contract violation, and the incidents
-it leaves in the database are the ones the script meant."""
+it leaves in the database are the ones the script meant, with issue 4's scenes: one update reminder
+on a sped-up clock, a corrected timeline entry, a cost, and the stats chart saved as a real PNG."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from bot.domain.incident import Milestone
 from tests.cli.test_operator_commands import firefighter
@@ -61,3 +63,40 @@ async def test_the_demo_plays_the_whole_lifecycle_and_leaves_the_expected_incide
     assert "Communications lead" in out
     assert actions[-1] == "opens the FireFighter Home tab"
     assert "The incidents, as stored in the database" in out
+    assert_issue_4_scenes(data, out, report)
+
+
+def _buttons(message: dict[str, Any]) -> list[str]:
+    found = []
+    for block in message.get("blocks") or []:
+        for element in [block.get("accessory") or {}, *(block.get("elements") or [])]:
+            if element.get("type") == "button":
+                found.append(str(element.get("action_id")))
+    return found
+
+
+def assert_issue_4_scenes(data: dict[str, Any], out: str, report: Path) -> None:
+    """A reminder on the sped-up clock, a timeline correction, a cost and the stats chart."""
+    slack = data["state"]["slack"]
+    major = next(i for i in data["state"]["incidents"] if i["priority"] == "P2")
+    channel = next(c for c in slack["channels"] if c["name"] == major["channel_name"])
+
+    # The sped-up clock brought exactly one update reminder, with its buttons; Alice snoozed it.
+    reminders = [m for m in channel["messages"] if "reminder.snooze" in _buttons(m)]
+    assert len(reminders) == 1, [m["text"] for m in reminders]
+    assert "has had no update" in reminders[0]["text"]
+    assert {"reminder.snooze", "reminder.mute"} <= set(_buttons(reminders[0]))
+    assert "Reminders of #1 snoozed until" in out
+
+    # Carol's update was corrected from the timeline's Edit menu and shows as edited.
+    assert "(60% success). (edited)" in out
+    assert "Cost added to #1: 12,000.00 EUR" in out
+
+    # The stats count the cost, and the chart saved next to the report is a real PNG.
+    assert "Incident stats: 30d" in out and "*Costs:* 12,000.00 EUR" in out
+    chart = report.with_name("report-stats.png")
+    assert data["chart"] == str(chart)
+    assert f"Stats chart saved to {chart}" in out
+    content = chart.read_bytes()
+    assert content.startswith(b"\x89PNG\r\n\x1a\n") and len(content) > 1000
+    assert any(f["name"].endswith(".png") for f in slack["files"])
