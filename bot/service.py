@@ -1484,11 +1484,13 @@ class IncidentService:
         )
 
     async def send_chart(self, stats: Stats, *, user_id: str, channel_id: str) -> str:
-        """Upload the chart where the command was typed if the bot is there, else by DM."""
+        """Upload the chart to the person who asked, by DM: the stats answer is theirs only
+        (ephemeral), so the chart must not land in front of the whole channel."""
+        del channel_id  # where the command was typed: deliberately not used
         png = await self.chart_png(stats)
         return await self._upload_for(
             user_id,
-            channel_id,
+            None,
             f"incidents-{stats.period.label.replace(' ', '-')}.png",
             png,
             title=chart_comment(stats),

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from bot.blocks.home import PriorityStyle
 from bot.blocks.ids import ActionId, BlockId
-from bot.blocks.text import duration, escape, local_time
+from bot.blocks.text import duration, escape, local_time, localize_times
 from bot.blocks.timeline import entry_menu
 from bot.domain.incident import (
     Actor,
@@ -429,7 +429,8 @@ def timeline_message(
 
 
 def _timeline_line(entry: TimelineEntry, tz: ZoneInfo) -> str:
-    text = safe(entry.text.replace("\n", " ") or entry.kind.value.replace("_", " "), 400)
+    raw = localize_times(entry.text.replace("\n", " "), tz)
+    text = safe(raw or entry.kind.value.replace("_", " "), 400)
     if entry.struck_out:
         why = struck_reason(entry)
         text = f"~{text}~ " + (f"(struck out: {safe(why, 150)})" if why else "(deleted in Slack)")

@@ -7,6 +7,7 @@ disguise a link (PRODUCT.md §6): Slack only interprets ``<...>`` sequences, and
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -57,3 +58,20 @@ def local_time(moment: datetime, tz: ZoneInfo) -> str:
     """A timestamp in the configured time zone, with the zone's abbreviation: ``2026-11-27 14:05 CET``."""
     local = moment.astimezone(tz)
     return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
+
+
+_ISO_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})")
+
+
+def localize_times(text: str, tz: ZoneInfo) -> str:
+    """Every ISO 8601 moment in ``text`` (how the domain records times in entry texts) shown
+    in the configured time zone: ``2026-11-27 14:05 CET``."""
+
+    def local(match: re.Match[str]) -> str:
+        try:
+            moment = datetime.fromisoformat(match.group(0).replace("Z", "+00:00"))
+        except ValueError:
+            return match.group(0)
+        return local_time(moment, tz)
+
+    return _ISO_MOMENT.sub(local, text)

@@ -439,3 +439,12 @@ def test_a_private_announcement_says_whom_to_ask_instead_of_join() -> None:
     text = str(message)
     assert "Join <#C12>" not in text
     assert "Private channel: ask" in text
+
+
+def test_times_in_timeline_texts_are_shown_in_the_configured_zone() -> None:
+    from bot.blocks.text import localize_times
+
+    text = "Acknowledged set to 2026-11-27T21:15:12.493930+00:00"
+
+    assert localize_times(text, TZ) == "Acknowledged set to 2026-11-27 22:15 CET"
+    assert localize_times("no time here", TZ) == "no time here"
