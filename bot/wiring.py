@@ -155,9 +155,16 @@ def build_scheduler(
     service: IncidentService, catalog: Catalog, *, reminder_sweep_seconds: float = 30.0
 ) -> AsyncIOScheduler:
     """APScheduler on the running loop; jobs are one line each into the service."""
+    logging.getLogger("apscheduler.scheduler").addFilter(_drop_overlap_skipped_warning)
     scheduler = AsyncIOScheduler(timezone=catalog.reminders.timezone)
     add_jobs(scheduler, service, reminder_sweep_seconds=reminder_sweep_seconds)
     return scheduler
+
+
+def _drop_overlap_skipped_warning(record: logging.LogRecord) -> bool:
+    """A sweep still running when its next turn comes is skipped (``max_instances=1``, on
+    purpose): APScheduler's warning for it would only be noise."""
+    return "maximum number of running instances reached" not in record.getMessage()
 
 
 def _drop_token_skipped_warning(record: logging.LogRecord) -> bool:
