@@ -802,11 +802,21 @@ class IncidentService:
     # Correcting the timeline and the milestones from Slack
     # ----------------------------------------------------------------------------------------
 
-    async def timeline_entry(self, entry_id: int) -> TimelineEntry:
-        entry = await self.timeline.get(entry_id)
+    async def timeline_entry(self, entry_id: int, *, for_update: bool = False) -> TimelineEntry:
+        entry = await self.timeline.get(entry_id, for_update=for_update)
         if entry is None:
             raise TimelineEntryNotFound(entry_id)
         return entry
+
+    async def _entry_to_correct(
+        self, entry_id: int, by: Actor, *, for_update: bool = False
+    ) -> tuple[TimelineEntry, Incident]:
+        """The entry (``for_update``: locked in the caller's transaction) and its incident, once
+        ``by`` may edit the incident's timeline."""
+        entry = await self.timeline_entry(entry_id, for_update=for_update)
+        incident = await self.incidents.require(entry.incident_id)
+        await self._require_manage(incident, by, EDIT_TIMELINE)
+        return entry, incident
 
     async def may_edit_timeline(self, incident: Incident, user_id: str) -> bool:
         """Whether ``user_id`` may edit the timeline (the timeline shows them its menus)."""
@@ -827,9 +837,7 @@ class IncidentService:
     ) -> None:
         """Raise what ``edit_timeline_entry`` would refuse, writing nothing (a form checks it
         before its ack, to show the refusal on the right input)."""
-        entry = await self.timeline_entry(entry_id)
-        incident = await self.incidents.require(entry.incident_id)
-        await self._require_manage(incident, by, EDIT_TIMELINE)
+        entry, incident = await self._entry_to_correct(entry_id, by)
         edit_entry(
             incident,
             entry,
@@ -855,11 +863,7 @@ class IncidentService:
         marked edited. The same ``intent_key`` twice changes nothing the second time."""
         now = self.clock.now()
         async with transaction():
-            entry = await self.timeline.get(entry_id, for_update=True)
-            if entry is None:
-                raise TimelineEntryNotFound(entry_id)
-            incident = await self.incidents.require(entry.incident_id)
-            await self._require_manage(incident, by, EDIT_TIMELINE)
+            entry, incident = await self._entry_to_correct(entry_id, by, for_update=True)
             if not await idempotency.remember(f"timeline-edit:{intent_key}", now=now):
                 return entry
             change = edit_entry(
@@ -871,9 +875,7 @@ class IncidentService:
 
     async def check_timeline_strike(self, entry_id: int, *, reason: str, by: Actor) -> None:
         """Raise what ``strike_timeline_entry`` would refuse, writing nothing."""
-        entry = await self.timeline_entry(entry_id)
-        incident = await self.incidents.require(entry.incident_id)
-        await self._require_manage(incident, by, EDIT_TIMELINE)
+        entry, _ = await self._entry_to_correct(entry_id, by)
         strike_entry(entry, reason=reason, by=by, now=self.clock.now())
 
     async def strike_timeline_entry(
@@ -883,11 +885,7 @@ class IncidentService:
         when and why in its data."""
         now = self.clock.now()
         async with transaction():
-            entry = await self.timeline.get(entry_id, for_update=True)
-            if entry is None:
-                raise TimelineEntryNotFound(entry_id)
-            incident = await self.incidents.require(entry.incident_id)
-            await self._require_manage(incident, by, EDIT_TIMELINE)
+            entry, _ = await self._entry_to_correct(entry_id, by, for_update=True)
             if not await idempotency.remember(f"timeline-strike:{intent_key}", now=now):
                 return entry
             data = strike_entry(entry, reason=reason, by=by, now=now)

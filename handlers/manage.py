@@ -58,7 +58,7 @@ from bot.domain.priority import ResponseChange
 from bot.service import EDIT_MILESTONES, TIMELINE_PAGE_SIZE, IncidentChanges, IncidentService
 from handlers.background import Background
 from handlers.command import CommandCall, CommandRouter
-from handlers.reply import actor_of, tell_user
+from handlers.reply import actor_of, picker_respond, tell_user
 
 OPEN_MODAL_PATTERN = re.compile(rf"^{re.escape(ActionId.OPEN_MODAL)}(\..+)?$")
 FIX_PATTERN = re.compile(rf"^{re.escape(ActionId.FIX)}\.[0-9]+$")
@@ -251,8 +251,7 @@ def register(
             await ack(response_action="errors", errors=invalid.errors)
             return
         user_id = str(actor_of(body))
-        url = choice.extra.get("response_url")
-        respond = AsyncRespond(response_url=url) if isinstance(url, str) and url else None
+        respond = picker_respond(choice.extra)
         text = choice.extra.get("text")
         if choice.action == "timeline" or (choice.action == "note" and text):
             await ack()

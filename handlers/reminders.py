@@ -6,6 +6,7 @@ closed meanwhile, no right to act on it) is told to the person who clicked."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -22,6 +23,8 @@ from bot.service import IncidentService
 from handlers.background import Background
 from handlers.command import CommandRouter
 from handlers.reply import actor_of, tell_user
+
+_Perform = Callable[[int, ReminderKind, str, dict[str, Any], Any], Coroutine[Any, Any, None]]
 
 
 def _message(text: str) -> dict[str, Any]:
@@ -61,29 +64,22 @@ def register(
         text = f":no_bell: No more update reminders for {incident.reference}."
         await tell_user(client, body, _message(text))
 
-    async def handle_reminder_snooze_button(
-        ack: AsyncAck,
-        body: dict[str, Any],
-        action: dict[str, Any],
-        client: AsyncWebClient,
-        respond: AsyncRespond,
-    ) -> None:
-        await ack()
-        incident_id, kind = _target(action)
-        work = snooze(incident_id, kind, str(actor_of(body)), body, client)
-        background.after_ack(work, body=body, client=client, respond=respond)
+    def button(perform: _Perform) -> Callable[..., Coroutine[Any, Any, None]]:
+        """One reminder button: ack, then ``perform`` the click after the ack."""
 
-    async def handle_reminder_mute_button(
-        ack: AsyncAck,
-        body: dict[str, Any],
-        action: dict[str, Any],
-        client: AsyncWebClient,
-        respond: AsyncRespond,
-    ) -> None:
-        await ack()
-        incident_id, kind = _target(action)
-        work = mute(incident_id, kind, str(actor_of(body)), body, client)
-        background.after_ack(work, body=body, client=client, respond=respond)
+        async def handle_reminder_button(
+            ack: AsyncAck,
+            body: dict[str, Any],
+            action: dict[str, Any],
+            client: AsyncWebClient,
+            respond: AsyncRespond,
+        ) -> None:
+            await ack()
+            incident_id, kind = _target(action)
+            work = perform(incident_id, kind, str(actor_of(body)), body, client)
+            background.after_ack(work, body=body, client=client, respond=respond)
 
-    app.action(ActionId.REMINDER_SNOOZE.value)(handle_reminder_snooze_button)
-    app.action(ActionId.REMINDER_MUTE.value)(handle_reminder_mute_button)
+        return handle_reminder_button
+
+    app.action(ActionId.REMINDER_SNOOZE.value)(button(snooze))
+    app.action(ActionId.REMINDER_MUTE.value)(button(mute))

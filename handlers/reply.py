@@ -7,6 +7,7 @@ mean the previous route cannot work (SLACK_NOTES §9)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from slack_bolt.context.respond.async_respond import AsyncRespond
@@ -29,6 +30,12 @@ _EPHEMERAL_UNREACHABLE = {
 def actor_of(body: dict[str, Any]) -> str | None:
     """The Slack user id behind a command, interaction or event body (Bolt's own extraction)."""
     return extract_user_id(body)
+
+
+def picker_respond(extra: Mapping[str, Any]) -> AsyncRespond | None:
+    """Where the incident picker answers: the response_url of the command that opened it."""
+    url = extra.get("response_url")
+    return AsyncRespond(response_url=url) if isinstance(url, str) and url else None
 
 
 def channel_of(body: dict[str, Any]) -> str | None:

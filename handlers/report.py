@@ -6,6 +6,7 @@ usage; the queries, the chart and the uploads run after the ack."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -29,7 +30,7 @@ from bot.domain.stats import Period, PeriodInvalid
 from bot.service import IncidentService
 from handlers.background import Background
 from handlers.command import CommandCall, CommandRouter
-from handlers.reply import actor_of, tell_user
+from handlers.reply import actor_of, picker_respond, tell_user
 
 NO_INCIDENT = "There is no incident you can add a cost to."
 
@@ -131,8 +132,7 @@ def register(
             return
         await ack()
         user_id = str(actor_of(body))
-        url = choice.extra.get("response_url")
-        respond = AsyncRespond(response_url=url) if isinstance(url, str) and url else None
+        respond = picker_respond(choice.extra)
         raw = choice.extra.get("cost")
         draft = (
             parse_cost(f"{raw['amount']} {raw['currency']} {raw['kind']} {raw.get('note', '')}")
@@ -168,20 +168,27 @@ def register(
         )
         await service.send_chart(stats, user_id=call.user_id, channel_id=call.channel_id)
 
-    async def handle_stats_command(call: CommandCall) -> None:
-        try:
-            period = service.parse_period(call.argument, command="stats")
-        except PeriodInvalid as invalid:
-            await call.ack(usage_message(invalid.message))
-            return
-        await call.ack()
-        call.later(show_stats(call, period))
+    def period_command(
+        name: str, perform: Callable[[CommandCall, Period], Coroutine[Any, Any, None]]
+    ) -> Callable[[CommandCall], Awaitable[None]]:
+        """``/incident <name> [period]``: a wrong period is answered with the usage at the ack."""
+
+        async def handle_period_command(call: CommandCall) -> None:
+            try:
+                period = service.parse_period(call.argument, command=name)
+            except PeriodInvalid as invalid:
+                await call.ack(usage_message(invalid.message))
+                return
+            await call.ack()
+            call.later(perform(call, period))
+
+        return handle_period_command
 
     router.add(
         "stats",
         "stats [7d|30d|90d|12w|YYYY-MM]",
         "Counts, MTTA/MTTM/MTTC by priority and category, costs, trend and a chart",
-        handle_stats_command,
+        period_command("stats", show_stats),
     )
 
     async def send_export(call: CommandCall, period: Period) -> None:
@@ -192,18 +199,9 @@ def register(
             text=message["text"], blocks=message["blocks"], response_type="ephemeral"
         )
 
-    async def handle_export_command(call: CommandCall) -> None:
-        try:
-            period = service.parse_period(call.argument, command="export")
-        except PeriodInvalid as invalid:
-            await call.ack(usage_message(invalid.message))
-            return
-        await call.ack()
-        call.later(send_export(call, period))
-
     router.add(
         "export",
         "export [7d|30d|90d|12w|YYYY-MM]",
         "A CSV of the incidents of the period, sent to you by direct message",
-        handle_export_command,
+        period_command("export", send_export),
     )

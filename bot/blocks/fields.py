@@ -27,6 +27,8 @@ OPTION_TEXT_MAX = 75
 OPTION_VALUE_MAX = 150
 LABEL_MAX = 2000
 TEXT_FIELD_MAX_LENGTH = 2000
+MODAL_TITLE_MAX = 24
+SECTION_MAX = 3000
 
 _USER_ID = re.compile(r"[UW][A-Z0-9]+")
 _WHOLE_NUMBER = re.compile(r"-?[0-9]+")
@@ -64,6 +66,87 @@ def set_initial_option(element: Block, options: Sequence[Block], value: str | No
 
 def _cutter(escaped: bool) -> Callable[[str, int], str]:
     return fit if escaped else truncate
+
+
+# --- blocks and views the manage and timeline modals share -----------------------------------------
+
+
+def modal_view(
+    callback_id: str,
+    title: str,
+    blocks: list[Block],
+    metadata: str,
+    *,
+    submit: str | None = None,
+    close: str = "Cancel",
+) -> Block:
+    view: Block = {
+        "type": "modal",
+        "callback_id": callback_id,
+        "title": plain(fit(title, MODAL_TITLE_MAX)),
+        "close": plain(fit(close, MODAL_TITLE_MAX)),
+        "blocks": blocks,
+        "private_metadata": metadata,
+    }
+    if submit is not None:
+        view["submit"] = plain(fit(submit, MODAL_TITLE_MAX))
+    return view
+
+
+def section_block(text: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, SECTION_MAX)}}
+
+
+def context_block(text: str) -> Block:
+    return {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": truncate(text, SECTION_MAX)}],
+    }
+
+
+def input_block(
+    block_id: str,
+    label: str,
+    element: Block,
+    *,
+    optional: bool = False,
+    hint: str | None = None,
+) -> Block:
+    block: Block = {
+        "type": "input",
+        "block_id": block_id,
+        "label": plain(fit(label, LABEL_MAX)),
+        "element": element,
+        "optional": optional,
+    }
+    if hint:
+        block["hint"] = plain(fit(hint, LABEL_MAX))
+    return block
+
+
+def text_input(
+    block_id: str,
+    label: str,
+    *,
+    initial: str | None = None,
+    optional: bool = False,
+    multiline: bool = False,
+    max_length: int | None = None,
+    placeholder: str | None = None,
+    hint: str | None = None,
+) -> Block:
+    """A plain_text_input; ``initial`` is the raw value to edit (never escaped: what the user sees
+    and submits back is the stored text)."""
+    element: Block = {"type": "plain_text_input", "action_id": block_id}
+    if multiline:
+        element["multiline"] = True
+    if max_length is not None:
+        element["max_length"] = max_length
+    if initial:
+        element["initial_value"] = truncate(initial, max_length) if max_length else initial
+    if placeholder:
+        element["placeholder"] = plain(placeholder)
+    return input_block(block_id, label, element, optional=optional, hint=hint)
 
 
 # --- custom fields ---------------------------------------------------------------------------------

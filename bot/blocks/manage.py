@@ -22,16 +22,20 @@ from zoneinfo import ZoneInfo
 
 from bot.blocks import state
 from bot.blocks.fields import (
-    LABEL_MAX,
     MAX_OPTIONS,
     OPTION_TEXT_MAX,
+    context_block,
     custom_field_block_id,
     custom_field_input,
     custom_value,
     fields_for,
+    input_block,
+    modal_view,
     option,
     plain,
+    section_block,
     set_initial_option,
+    text_input,
 )
 from bot.blocks.home import PriorityStyle, style_of
 from bot.blocks.ids import ActionId, BlockId, CallbackId
@@ -71,8 +75,6 @@ Block = dict[str, Any]
 
 MAX_BLOCKS = 100
 MESSAGE_MAX_BLOCKS = 50
-MODAL_TITLE_MAX = 24
-SECTION_MAX = 3000
 PRIVATE_METADATA_MAX = 3000
 NOTE_MAX_LENGTH = 3000
 TIMELINE_TEXT_MAX_LENGTH = 3000
@@ -213,23 +215,25 @@ def update_modal(
     set_initial_option(priority_select, priority_options, incident.priority.label)
     blocks: list[Block] = [
         _incident_context(incident, styles),
-        _text_input(
+        text_input(
             BlockId.UPDATE_TITLE,
             "Title",
             initial=incident.title,
             max_length=TITLE_MAX_LENGTH,
         ),
-        _text_input(
+        text_input(
             BlockId.UPDATE_SUMMARY,
             "Summary",
             initial=incident.summary,
             max_length=SUMMARY_MAX_LENGTH,
             multiline=True,
         ),
-        _input(BlockId.UPDATE_CATEGORY, "Category", _category_select(incident, catalog)),
-        _input(BlockId.UPDATE_ENVIRONMENTS, "Environments", _environment_select(incident, catalog)),
-        _input(BlockId.UPDATE_PRIORITY, "Priority", priority_select),
-        _text_input(
+        input_block(BlockId.UPDATE_CATEGORY, "Category", _category_select(incident, catalog)),
+        input_block(
+            BlockId.UPDATE_ENVIRONMENTS, "Environments", _environment_select(incident, catalog)
+        ),
+        input_block(BlockId.UPDATE_PRIORITY, "Priority", priority_select),
+        text_input(
             BlockId.UPDATE_PRIORITY_REASON,
             "Why change the priority?",
             optional=True,
@@ -242,7 +246,7 @@ def update_modal(
         custom_field_input(custom, incident.custom_fields.get(custom.key), escaped=True)
         for custom in fields_for(catalog, incident.priority)[:room]
     ]
-    return _modal(
+    return modal_view(
         CallbackId.UPDATE_MODAL,
         f"Update {incident.reference}",
         blocks,
@@ -372,11 +376,11 @@ def status_modal(incident: Incident, targets: Sequence[Status]) -> View:
     blocks: list[Block] = [_incident_context(incident)]
     if not targets:
         blocks.append(
-            _section(
+            section_block(
                 f"{incident.reference} is {incident.status.label}: no status change is possible."
             )
         )
-        return _modal(
+        return modal_view(
             CallbackId.STATUS_MODAL,
             f"Status of {incident.reference}",
             blocks,
@@ -387,12 +391,12 @@ def status_modal(incident: Incident, targets: Sequence[Status]) -> View:
         hint = _MOVE_HINTS.get(move_of(incident.status, target))
         options.append(option(target.label, target.value, description=hint or "", escaped=False))
     blocks += [
-        _input(
+        input_block(
             BlockId.STATUS,
             f"New status (now {incident.status.label})",
             {"type": "radio_buttons", "action_id": BlockId.STATUS, "options": options[:10]},
         ),
-        _text_input(
+        text_input(
             BlockId.JUSTIFICATION,
             "Justification",
             optional=True,
@@ -404,7 +408,7 @@ def status_modal(incident: Incident, targets: Sequence[Status]) -> View:
             ),
         ),
     ]
-    return _modal(
+    return modal_view(
         CallbackId.STATUS_MODAL,
         f"Status of {incident.reference}",
         blocks,
@@ -444,9 +448,11 @@ def roles_modal(incident: Incident, catalog: Catalog, holders: Mapping[str, str]
             element["initial_user"] = holder
         required = role.required or role.key == BuiltinRole.COMMANDER
         blocks.append(
-            _input(block_id, role.name, element, optional=not required, hint=role.duties or None)
+            input_block(
+                block_id, role.name, element, optional=not required, hint=role.duties or None
+            )
         )
-    return _modal(
+    return modal_view(
         CallbackId.ROLES_MODAL,
         f"Roles of {incident.reference}",
         blocks,
@@ -490,11 +496,11 @@ def close_modal(incident: Incident, blockers: Sequence[Reason]) -> View:
     closure (a reason is then required). Without: a confirmation, an early-closure reason optional."""
     blocks: list[Block] = [_incident_context(incident)]
     if blockers:
-        blocks.append(_section(f"*{incident.reference} cannot be closed yet:*"))
+        blocks.append(section_block(f"*{incident.reference} cannot be closed yet:*"))
         blocks += _reason_blocks(incident, blockers)
         blocks += [
             {"type": "divider"},
-            _section(
+            section_block(
                 "*Or close early*: a closure reason bypasses these checks; "
                 "it is recorded on the timeline."
             ),
@@ -502,7 +508,7 @@ def close_modal(incident: Incident, blockers: Sequence[Reason]) -> View:
         submit = "Close early"
     else:
         blocks.append(
-            _section(
+            section_block(
                 f"Close *{incident.reference} {escape(truncate(incident.title, 128))}*? "
                 + (
                     "A closing summary is posted and the channel is archived."
@@ -516,7 +522,7 @@ def close_modal(incident: Incident, blockers: Sequence[Reason]) -> View:
         option(text, reason.value, escaped=False) for reason, text in CLOSURE_REASON_LABELS.items()
     ]
     blocks += [
-        _input(
+        input_block(
             BlockId.CLOSURE_REASON,
             "Closure reason" if blockers else "Early-closure reason",
             {
@@ -527,7 +533,7 @@ def close_modal(incident: Incident, blockers: Sequence[Reason]) -> View:
             },
             optional=not blockers,
         ),
-        _text_input(
+        text_input(
             BlockId.CLOSURE_REFERENCE,
             "Kept incident or reference",
             optional=True,
@@ -535,7 +541,7 @@ def close_modal(incident: Incident, blockers: Sequence[Reason]) -> View:
             placeholder="#123",
             hint="For a duplicate: the number of the incident you keep.",
         ),
-        _text_input(
+        text_input(
             BlockId.JUSTIFICATION,
             "Justification",
             optional=True,
@@ -544,7 +550,7 @@ def close_modal(incident: Incident, blockers: Sequence[Reason]) -> View:
             hint="Recorded on the timeline.",
         ),
     ]
-    return _modal(
+    return modal_view(
         CallbackId.CLOSE_MODAL,
         f"Close {incident.reference}",
         blocks,
@@ -604,7 +610,7 @@ def refusal_message(
             if closing
             else f"{incident.reference}: this is not possible yet."
         )
-    blocks: list[Block] = [_section(f":no_entry: *{escape(headline)}*")]
+    blocks: list[Block] = [section_block(f":no_entry: *{escape(headline)}*")]
     blocks += _reason_blocks(incident, refused.reasons, limit=MESSAGE_MAX_BLOCKS - 3)
     if closing:
         blocks.append(
@@ -630,7 +636,7 @@ def _reason_blocks(
     blocks: list[Block] = []
     shown = reasons[:limit] if len(reasons) <= limit else reasons[: limit - 1]
     for index, reason in enumerate(shown):
-        block = _section(f"• {escape(reason.text)}")
+        block = section_block(f"• {escape(reason.text)}")
         if reason.fix:
             block["accessory"] = {
                 "type": "button",
@@ -640,7 +646,7 @@ def _reason_blocks(
             }
         blocks.append(block)
     if len(shown) < len(reasons):
-        blocks.append(_context(f"…and {len(reasons) - len(shown)} more."))
+        blocks.append(context_block(f"…and {len(reasons) - len(shown)} more."))
     return blocks
 
 
@@ -674,12 +680,12 @@ def reopen_modal(incident: Incident) -> View:
     title = f"Reopen {incident.reference}"
     if not targets:
         blocks.append(
-            _section(
+            section_block(
                 f"{incident.reference} is {incident.status.label}: it is still open, "
                 "there is nothing to reopen."
             )
         )
-        return _modal(CallbackId.REOPEN_MODAL, title, blocks, _incident_metadata(incident))
+        return modal_view(CallbackId.REOPEN_MODAL, title, blocks, _incident_metadata(incident))
     cleared = (
         "Mitigated, Resolved and Closed" if incident.status.is_closed else "Mitigated and Resolved"
     )
@@ -688,11 +694,11 @@ def reopen_modal(incident: Incident) -> View:
     )
     if incident.status.is_closed:
         explanation += " Only the commander or an incident manager can reopen a closed incident."
-    blocks.append(_section(explanation))
+    blocks.append(section_block(explanation))
     if len(targets) > 1:
         options = [option(s.label, s.value, escaped=False) for s in targets]
         blocks.append(
-            _input(
+            input_block(
                 BlockId.STATUS,
                 "Reopen to",
                 {
@@ -704,7 +710,7 @@ def reopen_modal(incident: Incident) -> View:
             )
         )
     blocks.append(
-        _text_input(
+        text_input(
             BlockId.JUSTIFICATION,
             "Why reopen?",
             multiline=True,
@@ -712,7 +718,7 @@ def reopen_modal(incident: Incident) -> View:
             hint=f"At least {JUSTIFICATION_MIN_LENGTH} characters; recorded on the timeline.",
         )
     )
-    return _modal(
+    return modal_view(
         CallbackId.REOPEN_MODAL, title, blocks, _incident_metadata(incident), submit="Reopen"
     )
 
@@ -754,20 +760,20 @@ def convert_modal(incident: Incident) -> View:
             else "it is already a normal incident"
         )
         blocks.append(
-            _section(
+            section_block(
                 f"{incident.reference} cannot be converted: {why}. Only a P1-P3 incident "
                 "lowered to P4 or P5 can become a normal incident."
             )
         )
-        return _modal(CallbackId.CONVERT_MODAL, title, blocks, _incident_metadata(incident))
+        return modal_view(CallbackId.CONVERT_MODAL, title, blocks, _incident_metadata(incident))
     blocks.append(
-        _section(
+        section_block(
             f"*{incident.reference}* is now {incident.priority.label}: convert it to a normal "
             "incident? The channel is archived, the Jira ticket stays open, and the incident "
             "stays manageable from the App Home and the slash command."
         )
     )
-    return _modal(
+    return modal_view(
         CallbackId.CONVERT_MODAL,
         title,
         blocks,
@@ -790,7 +796,7 @@ def parse_convert(view: Mapping[str, Any]) -> ModalContext:
 def note_modal(incident: Incident) -> View:
     blocks = [
         _incident_context(incident),
-        _text_input(
+        text_input(
             BlockId.NOTE,
             "Note",
             multiline=True,
@@ -798,7 +804,7 @@ def note_modal(incident: Incident) -> View:
             hint=f"Added to the timeline of {incident.reference}.",
         ),
     ]
-    return _modal(
+    return modal_view(
         CallbackId.NOTE_MODAL,
         f"Note on {incident.reference}",
         blocks,
@@ -842,13 +848,13 @@ def incident_picker_modal(
     ``prompt`` is mrkdwn written by the caller; ``action`` and ``extra`` come back in
     ``parse_picker`` (keep ``extra`` small: ids and timestamps, not message texts)."""
     metadata = _dumps({"action": action, "extra": dict(extra or {})})
-    blocks: list[Block] = [_section(prompt)]
+    blocks: list[Block] = [section_block(prompt)]
     if not incidents:
-        blocks.append(_section("There is no open incident you can act on."))
-        return _modal(CallbackId.PICK_INCIDENT_MODAL, "Choose an incident", blocks, metadata)
+        blocks.append(section_block("There is no open incident you can act on."))
+        return modal_view(CallbackId.PICK_INCIDENT_MODAL, "Choose an incident", blocks, metadata)
     options = [_incident_option(i, styles) for i in incidents[:MAX_OPTIONS]]
     blocks.append(
-        _input(
+        input_block(
             BlockId.PICK_INCIDENT,
             "Incident",
             {
@@ -861,12 +867,12 @@ def incident_picker_modal(
     )
     if len(incidents) > MAX_OPTIONS:
         blocks.append(
-            _context(
+            context_block(
                 f"Showing {MAX_OPTIONS} of {len(incidents)} incidents: run the command in the "
                 "incident's channel to act on another one."
             )
         )
-    return _modal(
+    return modal_view(
         CallbackId.PICK_INCIDENT_MODAL, "Choose an incident", blocks, metadata, submit="Next"
     )
 
@@ -906,8 +912,8 @@ def add_to_timeline_modal(
     metadata = _dumps({"source": dict(source)})
     title = "Add to timeline"
     if not incidents:
-        blocks = [_section("There is no open incident you can add this message to.")]
-        return _modal(CallbackId.ADD_TO_TIMELINE_MODAL, title, blocks, metadata)
+        blocks = [section_block("There is no open incident you can add this message to.")]
+        return modal_view(CallbackId.ADD_TO_TIMELINE_MODAL, title, blocks, metadata)
     shown = list(incidents[:MAX_OPTIONS])
     if preselected is not None and all(i.id != preselected for i in shown):
         chosen = [i for i in incidents if i.id == preselected]
@@ -922,8 +928,8 @@ def add_to_timeline_modal(
     if preselected is not None:
         set_initial_option(select, options, str(preselected))
     blocks = [
-        _input(BlockId.PICK_INCIDENT, "Incident", select),
-        _text_input(
+        input_block(BlockId.PICK_INCIDENT, "Incident", select),
+        text_input(
             BlockId.TIMELINE_TEXT,
             "Text",
             initial=truncate(message_text, TIMELINE_TEXT_MAX_LENGTH),
@@ -932,7 +938,7 @@ def add_to_timeline_modal(
             hint="Added to the timeline with a link to the message.",
         ),
     ]
-    return _modal(CallbackId.ADD_TO_TIMELINE_MODAL, title, blocks, metadata, submit="Add")
+    return modal_view(CallbackId.ADD_TO_TIMELINE_MODAL, title, blocks, metadata, submit="Add")
 
 
 def parse_add_to_timeline(view: Mapping[str, Any]) -> TimelineAddition:
@@ -968,7 +974,7 @@ def conflict_view(kind: str, fresh_view: Mapping[str, Any]) -> View:
         raise ValueError(f"unknown modal kind {kind!r} (known: {', '.join(_KIND_CALLBACKS)})")
     if fresh_view.get("callback_id") != expected:
         raise ValueError(f"a {kind} conflict needs a fresh {expected} view")
-    warning = _section(CONFLICT_TEXT)
+    warning = section_block(CONFLICT_TEXT)
     blocks = [b for b in fresh_view.get("blocks", []) if b != warning]
     if len(blocks) + 1 > MAX_BLOCKS:
         blocks = [b for b in blocks if b.get("type") != "context"][: MAX_BLOCKS - 1]
@@ -978,28 +984,6 @@ def conflict_view(kind: str, fresh_view: Mapping[str, Any]) -> View:
 # ---------------------------------------------------------------------------------------------------
 # Small pieces
 # ---------------------------------------------------------------------------------------------------
-
-
-def _modal(
-    callback_id: CallbackId,
-    title: str,
-    blocks: list[Block],
-    metadata: str,
-    *,
-    submit: str | None = None,
-    close: str = "Cancel",
-) -> View:
-    view: View = {
-        "type": "modal",
-        "callback_id": callback_id,
-        "title": plain(fit(title, MODAL_TITLE_MAX)),
-        "close": plain(fit(close, MODAL_TITLE_MAX)),
-        "blocks": blocks,
-        "private_metadata": metadata,
-    }
-    if submit is not None:
-        view["submit"] = plain(fit(submit, MODAL_TITLE_MAX))
-    return view
 
 
 def _incident_metadata(incident: Incident, **extra: JsonValue) -> str:
@@ -1026,7 +1010,7 @@ def _incident_context(
         else incident.priority.label
     )
     title = escape(truncate(incident.title, 128))
-    return _context(f"*{incident.reference} {title}* · {priority} · {incident.status.label}")
+    return context_block(f"*{incident.reference} {title}* · {priority} · {incident.status.label}")
 
 
 def _incident_option(
@@ -1042,62 +1026,6 @@ def _incident_option(
 
 def _incident_id(value: str | None) -> int | None:
     return int(value) if value is not None and value.isdigit() and int(value) > 0 else None
-
-
-def _section(text: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, SECTION_MAX)}}
-
-
-def _context(text: str) -> Block:
-    return {
-        "type": "context",
-        "elements": [{"type": "mrkdwn", "text": truncate(text, SECTION_MAX)}],
-    }
-
-
-def _input(
-    block_id: str,
-    label: str,
-    element: Block,
-    *,
-    optional: bool = False,
-    hint: str | None = None,
-) -> Block:
-    block: Block = {
-        "type": "input",
-        "block_id": block_id,
-        "label": plain(fit(label, LABEL_MAX)),
-        "element": element,
-        "optional": optional,
-    }
-    if hint:
-        block["hint"] = plain(fit(hint, LABEL_MAX))
-    return block
-
-
-def _text_input(
-    block_id: str,
-    label: str,
-    *,
-    initial: str | None = None,
-    optional: bool = False,
-    multiline: bool = False,
-    max_length: int | None = None,
-    placeholder: str | None = None,
-    hint: str | None = None,
-) -> Block:
-    """A plain_text_input; ``initial`` is the raw value to edit (never escaped: what the user sees
-    and submits back is the stored text)."""
-    element: Block = {"type": "plain_text_input", "action_id": block_id}
-    if multiline:
-        element["multiline"] = True
-    if max_length is not None:
-        element["max_length"] = max_length
-    if initial:
-        element["initial_value"] = truncate(initial, max_length) if max_length else initial
-    if placeholder:
-        element["placeholder"] = plain(placeholder)
-    return _input(block_id, label, element, optional=optional, hint=hint)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -1121,14 +1049,14 @@ def milestone_modal(incident: Incident, milestone: Milestone, tz: ZoneInfo) -> V
     shown = local_time(current, tz) if current is not None else "not set"
     blocks: list[Block] = [
         _incident_context(incident),
-        _input(
+        input_block(
             BlockId.MILESTONE,
             name,
             element,
             hint=f"Now {shown}. Recorded on the timeline.",
         ),
     ]
-    return _modal(
+    return modal_view(
         CallbackId.MILESTONE_MODAL,
         f"{name} of {incident.reference}",
         blocks,
@@ -1166,6 +1094,6 @@ def conversion_offer_message(incident: Incident) -> dict[str, Any]:
     return {
         "text": text,
         "blocks": [
-            {**_section(f":arrow_down: {text}"), "accessory": button},
+            {**section_block(f":arrow_down: {text}"), "accessory": button},
         ],
     }

@@ -17,10 +17,17 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.blocks import state
-from bot.blocks.fields import LABEL_MAX, plain
+from bot.blocks.fields import (
+    context_block,
+    input_block,
+    modal_view,
+    plain,
+    section_block,
+    text_input,
+)
 from bot.blocks.ids import ActionId, BlockId, CallbackId
 from bot.blocks.manage import FormInvalid
-from bot.blocks.text import escape, fit, local_time, truncate
+from bot.blocks.text import escape, local_time, truncate
 from bot.domain.incident import Incident, Milestone, TimelineEntry
 from bot.domain.milestones import SETTABLE_FROM, UNCLEARABLE, MilestoneBatchRefused
 from bot.domain.milestones import label as milestone_label
@@ -38,8 +45,6 @@ from bot.domain.timeline import (
 View = dict[str, Any]
 Block = dict[str, Any]
 
-MODAL_TITLE_MAX = 24
-SECTION_MAX = 3000
 EDIT = "edit"
 STRIKE = "strike"
 _FIELD_BLOCKS: dict[EntryField, str] = {
@@ -97,14 +102,14 @@ def timeline_edit_modal(incident: Incident, entry: TimelineEntry, tz: ZoneInfo) 
     earliest = earliest_time(incident)
     blocks: list[Block] = [
         _incident_context(incident),
-        _text_input(
+        text_input(
             BlockId.TIMELINE_EDIT_TEXT,
             "Text",
             initial=entry.text,
             multiline=True,
             max_length=TEXT_MAX_LENGTH,
         ),
-        _input(
+        input_block(
             BlockId.TIMELINE_EDIT_TIME,
             "When it happened",
             {
@@ -117,7 +122,7 @@ def timeline_edit_modal(incident: Incident, entry: TimelineEntry, tz: ZoneInfo) 
                 f"not before the incident started ({local_time(earliest, tz)})."
             ),
         ),
-        _text_input(
+        text_input(
             BlockId.TIMELINE_EDIT_REASON,
             "Reason for the change",
             max_length=REASON_MAX_LENGTH,
@@ -126,11 +131,11 @@ def timeline_edit_modal(incident: Incident, entry: TimelineEntry, tz: ZoneInfo) 
         ),
     ]
     metadata = {"incident_id": incident.id, "entry_id": entry.id, "shown_at": shown_at}
-    return _modal(
+    return modal_view(
         CallbackId.TIMELINE_EDIT_MODAL,
         f"Edit entry of {incident.reference}",
         blocks,
-        metadata,
+        _metadata(metadata),
         submit="Save",
     )
 
@@ -181,8 +186,8 @@ def timeline_strike_modal(incident: Incident, entry: TimelineEntry, tz: ZoneInfo
     quoted = escape(truncate(entry.text.replace("\n", " ") or entry.kind.value, 500))
     blocks: list[Block] = [
         _incident_context(incident),
-        _section(f"`{local_time(entry.happened_at, tz)}` {quoted}"),
-        _text_input(
+        section_block(f"`{local_time(entry.happened_at, tz)}` {quoted}"),
+        text_input(
             BlockId.TIMELINE_EDIT_REASON,
             "Why strike it out?",
             max_length=REASON_MAX_LENGTH,
@@ -191,11 +196,11 @@ def timeline_strike_modal(incident: Incident, entry: TimelineEntry, tz: ZoneInfo
         ),
     ]
     metadata = {"incident_id": incident.id, "entry_id": entry.id}
-    return _modal(
+    return modal_view(
         CallbackId.TIMELINE_STRIKE_MODAL,
         f"Strike out on {incident.reference}",
         blocks,
-        metadata,
+        _metadata(metadata),
         submit="Strike out",
     )
 
@@ -213,7 +218,9 @@ def parse_timeline_strike(view: Mapping[str, Any]) -> TimelineStrike:
 def timeline_notice_view(title: str, text: str) -> View:
     """A modal that only tells something (a stale entry): the answer to a submission that cannot
     be done, with ``response_action: update``."""
-    return _modal(CallbackId.TIMELINE_NOTICE, title, [_section(text)], {}, close="Close")
+    return modal_view(
+        CallbackId.TIMELINE_NOTICE, title, [section_block(text)], _metadata({}), close="Close"
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -238,7 +245,7 @@ def milestones_modal(incident: Incident, tz: ZoneInfo) -> View:
     shown: dict[str, int | None] = {}
     blocks: list[Block] = [
         _incident_context(incident),
-        _context(
+        context_block(
             f"The pickers use your own Slack time zone; the times below are in {tz.key}. "
             "Every change is checked against the others and recorded on the timeline."
         ),
@@ -256,7 +263,7 @@ def milestones_modal(incident: Incident, tz: ZoneInfo) -> View:
         elif milestone in UNCLEARABLE:
             hint += " A metric needs it: correct it, do not clear it."
         blocks.append(
-            _input(
+            input_block(
                 milestone_block_id(milestone),
                 milestone_label(milestone),
                 element,
@@ -265,11 +272,11 @@ def milestones_modal(incident: Incident, tz: ZoneInfo) -> View:
             )
         )
     metadata = {"incident_id": incident.id, "version": incident.version, "shown": shown}
-    return _modal(
+    return modal_view(
         CallbackId.MILESTONES_MODAL,
         f"Milestones of {incident.reference}",
         blocks,
-        metadata,
+        _metadata(metadata),
         submit="Save",
     )
 
@@ -320,76 +327,10 @@ def _picked(values: Mapping[str, Any], block_id: str) -> int | None:
     return int(stamp)
 
 
-def _modal(
-    callback_id: CallbackId,
-    title: str,
-    blocks: list[Block],
-    metadata: Mapping[str, Any],
-    *,
-    submit: str | None = None,
-    close: str = "Cancel",
-) -> View:
-    view: View = {
-        "type": "modal",
-        "callback_id": callback_id.value,
-        "title": plain(fit(title, MODAL_TITLE_MAX)),
-        "close": plain(fit(close, MODAL_TITLE_MAX)),
-        "blocks": blocks,
-        "private_metadata": json.dumps(dict(metadata), separators=(",", ":")),
-    }
-    if submit is not None:
-        view["submit"] = plain(fit(submit, MODAL_TITLE_MAX))
-    return view
+def _metadata(data: Mapping[str, Any]) -> str:
+    return json.dumps(dict(data), separators=(",", ":"))
 
 
 def _incident_context(incident: Incident) -> Block:
     title = escape(truncate(incident.title, 128))
-    return _context(f"*{incident.reference} {title}* · {incident.status.label}")
-
-
-def _section(text: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, SECTION_MAX)}}
-
-
-def _context(text: str) -> Block:
-    return {
-        "type": "context",
-        "elements": [{"type": "mrkdwn", "text": truncate(text, SECTION_MAX)}],
-    }
-
-
-def _input(
-    block_id: str, label: str, element: Block, *, optional: bool = False, hint: str | None = None
-) -> Block:
-    block: Block = {
-        "type": "input",
-        "block_id": block_id,
-        "label": plain(fit(label, LABEL_MAX)),
-        "element": element,
-        "optional": optional,
-    }
-    if hint:
-        block["hint"] = plain(fit(hint, LABEL_MAX))
-    return block
-
-
-def _text_input(
-    block_id: str,
-    label: str,
-    *,
-    initial: str | None = None,
-    multiline: bool = False,
-    max_length: int | None = None,
-    placeholder: str | None = None,
-    hint: str | None = None,
-) -> Block:
-    element: Block = {"type": "plain_text_input", "action_id": block_id}
-    if multiline:
-        element["multiline"] = True
-    if max_length is not None:
-        element["max_length"] = max_length
-    if initial:
-        element["initial_value"] = truncate(initial, max_length) if max_length else initial
-    if placeholder:
-        element["placeholder"] = plain(placeholder)
-    return _input(block_id, label, element, hint=hint)
+    return context_block(f"*{incident.reference} {title}* · {incident.status.label}")
