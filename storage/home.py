@@ -12,13 +12,14 @@ from __future__ import annotations
 import builtins
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from tortoise.expressions import Q, Subquery
 
-from bot.domain.incident import Incident, Milestones, Priority, RoleAssignment, Status
+from bot.domain.incident import Incident, Priority, RoleAssignment, Status
 from bot.domain.metrics import MetricSample
 from storage import models
+from storage.db import connection, dialect
 from storage.repository import _OPEN, _to_incident, _to_role
 
 _ORDER = ("priority", "-created_at", "-id")
@@ -108,39 +109,40 @@ class HomeRepository:
     async def metric_samples(
         self, query: HomeQuery, *, since: datetime, limit: int
     ) -> builtins.list[MetricSample]:
-        """Every incident declared since ``since``, and every open post-mortem: only the columns
-        the period panel needs, newest first, at most ``limit``. Private incidents are included:
-        the panel shows counts and medians only, never a title (as the stats report does)."""
+        """Every incident declared since ``since``, and every open post-mortem: the panel's few
+        figures per incident, newest first, at most ``limit``. Private incidents are included:
+        the panel shows counts and medians only, never a title (as the stats report does).
+
+        One raw statement: the spans are computed by the database and come back as seconds, so
+        reading a thousand rows costs little (the ORM would decode and convert five timestamps
+        per row)."""
         del query  # the panel is the same for every viewer
-        rows = (
-            await models.Incident.filter(
-                Q(created_at__gte=since) | Q(status=Status.POSTMORTEM.value)
+        moment = since.astimezone(UTC)
+        if dialect() == "postgres":
+            # Values are written into the statement: our own clock's moment (ISO-formatted), an
+            # enum value and an int, nothing user-typed. As parameters of a prepared statement,
+            # PostgreSQL soon switches to a generic plan that cannot know the window is small and
+            # scans the whole history (9 ms at 50,000 incidents instead of 3 ms).
+            sql = (
+                _METRIC_SQL["postgres"]
+                .replace("$1", f"'{moment.isoformat()}'::timestamptz")
+                .replace("$2", f"'{Status.POSTMORTEM.value}'")
+                .replace("$3", str(int(limit)))
             )
-            .order_by("-created_at")
-            .limit(limit)
-            .values_list(
-                "priority",
-                "status",
-                "created_at",
-                "declared_at",
-                "acknowledged_at",
-                "started_at",
-                "mitigated_at",
+            rows = await connection().execute_query_dict(sql)
+        else:
+            rows = await connection().execute_query_dict(
+                _METRIC_SQL["sqlite"], [moment, Status.POSTMORTEM.value, limit]
             )
-        )
         return [
             MetricSample(
-                priority=Priority(int(priority)),
-                status=Status(status),
-                created_at=created_at,
-                milestones=Milestones(
-                    declared_at=declared_at,
-                    acknowledged_at=acknowledged_at,
-                    started_at=started_at,
-                    mitigated_at=mitigated_at,
-                ),
+                priority=Priority(int(row["priority"])),
+                status=Status(row["status"]),
+                created_at=_aware(row["created_at"]),
+                time_to_acknowledge=_seconds(row["tta"]),
+                time_to_mitigate=_seconds(row["ttm"]),
             )
-            for priority, status, created_at, declared_at, acknowledged_at, started_at, mitigated_at in rows
+            for row in rows
         ]
 
     async def audience(self, incident_ids: Collection[int]) -> set[str]:
@@ -153,3 +155,33 @@ class HomeRepository:
             "user_id", flat=True
         )
         return {str(user) for user in [*declarers, *holders]}
+
+
+_METRIC_COLUMNS = "priority, status, created_at"
+_METRIC_SQL = {
+    "postgres": (
+        f"SELECT {_METRIC_COLUMNS},"
+        " EXTRACT(EPOCH FROM acknowledged_at - declared_at) AS tta,"
+        " EXTRACT(EPOCH FROM mitigated_at - started_at) AS ttm"
+        " FROM incident WHERE created_at >= $1 OR status = $2"
+        " ORDER BY created_at DESC LIMIT $3"
+    ),
+    "sqlite": (
+        f"SELECT {_METRIC_COLUMNS},"
+        " (julianday(acknowledged_at) - julianday(declared_at)) * 86400.0 AS tta,"
+        " (julianday(mitigated_at) - julianday(started_at)) * 86400.0 AS ttm"
+        " FROM incident WHERE created_at >= ? OR status = ?"
+        " ORDER BY created_at DESC LIMIT ?"
+    ),
+}
+
+
+def _seconds(value: object) -> timedelta | None:
+    # Rounded to the millisecond: SQLite's julianday arithmetic is only that precise.
+    return None if value is None else timedelta(seconds=round(float(value), 3))  # type: ignore[arg-type]
+
+
+def _aware(value: object) -> datetime:
+    """asyncpg gives aware datetimes; SQLite gives the stored ISO text."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -97,12 +97,27 @@ def missing_for_metrics(milestones: Milestones) -> tuple[Milestone, ...]:
 
 @dataclass(frozen=True, slots=True)
 class MetricSample:
-    """One incident as the period panel needs it (a few columns, not the whole incident)."""
+    """One incident as the period panel needs it: its priority and status, when it was declared,
+    and its two spans (computed by the database: the panel reads a thousand of these)."""
 
     priority: Priority
     status: Status
     created_at: datetime
-    milestones: Milestones
+    time_to_acknowledge: timedelta | None
+    time_to_mitigate: timedelta | None
+
+    @classmethod
+    def of(
+        cls, priority: Priority, status: Status, created_at: datetime, milestones: Milestones
+    ) -> MetricSample:
+        """From an incident's milestones (the spans of ``metrics_of``)."""
+        return cls(
+            priority,
+            status,
+            created_at,
+            time_to_acknowledge(milestones),
+            time_to_mitigate(milestones),
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -144,10 +159,10 @@ def summarize_period(
         if sample.created_at < since:
             continue
         counts[sample.priority] += 1
-        ack = time_to_acknowledge(sample.milestones)
+        ack = sample.time_to_acknowledge
         if ack is not None and ack >= timedelta(0):
             acknowledge.append(ack)
-        mitigated = time_to_mitigate(sample.milestones)
+        mitigated = sample.time_to_mitigate
         if mitigated is not None and mitigated >= timedelta(0):
             mitigate.append(mitigated)
     return PeriodSummary(
