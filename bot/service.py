@@ -24,7 +24,12 @@ from bot.blocks.report import chart_comment, digest_message
 from bot.chart import render_chart
 from bot.config import Catalog
 from bot.domain.cost import CostDraft, CostEntry, format_money, totals_by_currency
-from bot.domain.declaration import Declaration, SourceMessage, require_valid_declaration
+from bot.domain.declaration import (
+    Declaration,
+    IncidentChanges,
+    SourceMessage,
+    require_valid_declaration,
+)
 from bot.domain.errors import AccessDenied, UserFacingError
 from bot.domain.events import TimelineEvent
 from bot.domain.export import export_rows, to_csv
@@ -134,20 +139,6 @@ class Declared:
     incident: Incident
     created: bool
     """False when the same intent (a redelivered submission) had already declared it."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class IncidentChanges:
-    """New values from the update modal; ``None`` leaves a value as it is. ``custom_fields``
-    sets the fields it names (a ``None`` value clears one); the others keep their value."""
-
-    title: str | None = None
-    summary: str | None = None
-    category: str | None = None
-    environments: tuple[str, ...] | None = None
-    custom_fields: Mapping[str, JsonValue] | None = None
-    priority: Priority | None = None
-    priority_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

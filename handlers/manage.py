@@ -55,7 +55,7 @@ from bot.domain.errors import UserFacingError
 from bot.domain.incident import Actor, Incident, Milestone, Status
 from bot.domain.lifecycle import Fix, TransitionRefused
 from bot.domain.priority import ResponseChange
-from bot.service import EDIT_MILESTONES, TIMELINE_PAGE_SIZE, IncidentChanges, IncidentService
+from bot.service import EDIT_MILESTONES, TIMELINE_PAGE_SIZE, IncidentService
 from handlers.background import Background
 from handlers.command import CommandCall, CommandRouter
 from handlers.reply import actor_of, picker_respond, tell_user
@@ -352,15 +352,7 @@ def register(
     ) -> None:
         updated = await service.update(
             context.incident_id,
-            IncidentChanges(
-                title=choice.title,
-                summary=choice.summary,
-                category=choice.category,
-                environments=choice.environments,
-                custom_fields=choice.custom_fields,
-                priority=choice.priority,
-                priority_reason=choice.priority_reason,
-            ),
+            choice,
             by=by,
             expected_version=context.version,
             intent_key=_intent(body),

@@ -45,6 +45,7 @@ from bot.domain.declaration import (
     FIELD_ENVIRONMENTS,
     FIELD_SUMMARY,
     FIELD_TITLE,
+    IncidentChanges,
     validate_declaration,
 )
 from bot.domain.errors import UserFacingError
@@ -186,21 +187,6 @@ def refusal_form_errors(refused: TransitionRefused) -> dict[str, str]:
 # ---------------------------------------------------------------------------------------------------
 # 1. Update: title, summary, category, environments, priority, custom fields
 # ---------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class IncidentChanges:
-    """Every value of the update modal (the service diffs them against the incident).
-    ``custom_fields`` holds the fields the modal showed (``None``: emptied); absent keys were not
-    shown and keep their value."""
-
-    title: str
-    summary: str
-    category: str
-    environments: tuple[str, ...]
-    custom_fields: Mapping[str, JsonValue]
-    priority: Priority
-    priority_reason: str | None
 
 
 def update_modal(

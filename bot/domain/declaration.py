@@ -111,3 +111,18 @@ def require_valid_declaration(
     )
     if errors:
         raise DeclarationInvalid(errors)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IncidentChanges:
+    """New values for an incident (the update modal gives every one; the service diffs them):
+    ``None`` leaves a value as it is. ``custom_fields`` sets the fields it names (a ``None``
+    value clears one: the modal showed it emptied); the others keep their value."""
+
+    title: str | None = None
+    summary: str | None = None
+    category: str | None = None
+    environments: tuple[str, ...] | None = None
+    custom_fields: Mapping[str, JsonValue] | None = None
+    priority: Priority | None = None
+    priority_reason: str | None = None
