@@ -125,10 +125,9 @@ class OutboxWorker:
             if not await lock.try_acquire(
                 name, self.worker_id, self.lease_seconds, now=self.clock.now()
             ):
-                # Another replica works on this incident: try again right after it.
-                await outbox.retry(
-                    job, "incident busy on another worker", INCIDENT_BUSY_RETRY_SECONDS
-                )
+                # Another replica works on this incident: try again right after it (waiting is
+                # not a failed attempt).
+                await outbox.postpone(job, INCIDENT_BUSY_RETRY_SECONDS, now=self.clock.now())
                 return
             try:
                 await self._attempt(job)

@@ -195,6 +195,21 @@ async def retry(
     )
 
 
+async def postpone(
+    job: OutboxJob, delay: timedelta | float, *, now: datetime | None = None
+) -> bool:
+    """Hand the job back untried (e.g. its incident is busy on another worker): pending again
+    after ``delay``, and the claim does not count as an attempt."""
+    return await _finish(
+        job,
+        status=OutboxStatus.PENDING.value,
+        next_attempt_at=resolve_now(now) + _seconds(delay),
+        attempts=F("attempts") - 1,
+        locked_by=None,
+        locked_until=None,
+    )
+
+
 async def fail(job: OutboxJob, error: str, *, now: datetime | None = None) -> bool:
     """A permanent failure: the job is never tried again (the caller reports it)."""
     return await _finish(

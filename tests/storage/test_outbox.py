@@ -160,3 +160,22 @@ async def test_a_claim_skips_rows_locked_by_a_claim_still_in_its_transaction() -
     assert len(slow_ids) == 2
     assert len(fast) == 2
     assert not set(slow_ids) & {job.id for job in fast}
+
+
+async def test_a_postponed_job_is_pending_again_without_an_attempt_counted(db):
+    from datetime import UTC, datetime
+
+    from storage import outbox
+
+    now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+    await outbox.enqueue("slack.sync", {"n": 1}, idempotency_key="postpone-1", now=now)
+    (job,) = await outbox.claim("w1", now=now)
+    assert job.attempts == 1
+
+    assert await outbox.postpone(job, 5, now=now)
+
+    again = await outbox.get(job.id)
+    assert again is not None
+    assert again.status is outbox.OutboxStatus.PENDING and again.attempts == 0
+    assert await outbox.claim("w2", now=now) == []
+    assert [j.id for j in await outbox.claim("w2", now=now.replace(second=6))] == [job.id]
