@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Protocol
 
 
@@ -16,19 +16,33 @@ class Clock(Protocol):
         ...
 
 
-class ChatError(Exception):
-    """A Slack call failed. ``code`` is Slack's error code (``name_taken``…), ``ratelimited`` for a
-    429 (with ``retry_after`` seconds) or ``network`` when Slack could not be reached;
-    ``transient`` says whether trying again later may succeed."""
+class IntegrationError(Exception):
+    """A call to Slack, Jira, PagerDuty or Confluence failed. ``code`` names the failure
+    (``ratelimited`` for a 429 with ``retry_after`` seconds, ``network`` when the service could not
+    be reached…); ``transient`` says whether trying again later may succeed. The outbox worker
+    retries transient failures (honouring ``retry_after``) and reports the others."""
 
     def __init__(
-        self, code: str, *, method: str = "", retry_after: float | None = None, transient: bool
+        self,
+        code: str,
+        *,
+        method: str = "",
+        retry_after: float | None = None,
+        transient: bool,
+        detail: str = "",
     ) -> None:
-        super().__init__(f"{method}: {code}" if method else code)
+        text = f"{method}: {code}" if method else code
+        super().__init__(f"{text} ({detail})" if detail else text)
         self.code = code
         self.method = method
         self.retry_after = retry_after
         self.transient = transient
+        self.detail = detail
+
+
+class ChatError(IntegrationError):
+    """A Slack call failed. ``code`` is Slack's error code (``name_taken``…), ``ratelimited`` for a
+    429 (with ``retry_after`` seconds) or ``network`` when Slack could not be reached."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,4 +120,230 @@ class Chat(Protocol):
 
     async def dm_channel(self, user_id: str) -> str:
         """The id of the bot's direct-message conversation with ``user_id``."""
+        ...
+
+
+# ---------------------------------------------------------------------------------------------------
+# Tracker (Jira): the incident ticket, its sync both ways, follow-ups.
+# ---------------------------------------------------------------------------------------------------
+
+
+class TrackerError(IntegrationError):
+    """A Jira call failed. Codes:
+
+    - ``not_found`` (404: the issue, project or transition does not exist, e.g. a ticket deleted
+      in Jira), ``forbidden`` (401/403), ``gone`` (410);
+    - ``invalid`` (400): ``field_errors`` maps Jira field ids to Jira's message
+      (``{"customfield_10100": "Option id 'P9' is not valid"}``), ``detail`` has the rest;
+    - ``no_transition``: the workflow offers no path from the issue's status to the target;
+    - transient: ``ratelimited`` (429, ``retry_after`` from ``Retry-After``), ``unavailable``
+      (5xx), ``network`` (timeout, connection refused)."""
+
+    def __init__(
+        self,
+        code: str,
+        *,
+        method: str = "",
+        retry_after: float | None = None,
+        transient: bool,
+        detail: str = "",
+        field_errors: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(
+            code, method=method, retry_after=retry_after, transient=transient, detail=detail
+        )
+        self.field_errors: Mapping[str, str] = dict(field_errors or {})
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    text: str
+    url: str
+
+
+Inline = str | Link
+"""A piece of a paragraph: plain text, or a link."""
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """Rich text for Jira's text fields (description, environment, comments): paragraphs of plain
+    text and links. The adapter renders it as ADF (REST v3) or wiki markup (REST v2)."""
+
+    paragraphs: tuple[tuple[Inline, ...], ...]
+
+    @classmethod
+    def of(cls, *paragraphs: str | Sequence[Inline]) -> Document:
+        return cls(tuple((p,) if isinstance(p, str) else tuple(p) for p in paragraphs if p))
+
+    def plain(self) -> str:
+        """The text with links as ``text (url)``, paragraphs separated by blank lines."""
+        return "\n\n".join(
+            "".join(i if isinstance(i, str) else f"{i.text} ({i.url})" for i in paragraph)
+            for paragraph in self.paragraphs
+        )
+
+
+FieldValue = str | float | Document | tuple[str, ...] | None
+"""A value for a Jira field, by meaning; the adapter shapes it from the field's schema:
+a ``priority`` field or an option field takes a name (``{"name": …}`` / ``{"value": …}``), a user
+field an account id (``{"accountId": …}``, ``{"name": …}`` on Data Center), a labels or
+multi-select field a tuple, a text field a ``str`` or ``Document`` (ADF on v3), a number a float.
+``None`` clears the field."""
+
+
+@dataclass(frozen=True, slots=True)
+class IssueRef:
+    key: str
+    id: str
+    url: str
+    """The issue's page for people: ``<site>/browse/<key>``."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeItem:
+    field: str
+    """The field id (``status``, ``priority``, ``assignee``, ``customfield_10100``…); the field
+    name when Jira sent no id."""
+    from_value: str | None
+    from_string: str | None
+    to_value: str | None
+    """Jira's raw ``to`` (a status or priority id, an account id), may be None."""
+    to_string: str | None
+    """What people read (``In Progress``, ``High``, a display name)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeEntry:
+    """One history entry of an issue's changelog."""
+
+    id: int
+    author: str | None
+    """The author's account id (the user ``name``/``key`` on Data Center)."""
+    author_name: str | None
+    created: datetime
+    generator: str | None
+    """``historyMetadata.type`` of the write, e.g. ``firefighter:sync`` for the bot's own."""
+    items: tuple[ChangeItem, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class IssueSnapshot:
+    """An issue as Jira has it now, with the fields the bot syncs."""
+
+    ref: IssueRef
+    project: str
+    issue_type: str
+    summary: str
+    status: str
+    status_category: str
+    """``new``, ``indeterminate`` or ``done`` (Jira's status categories)."""
+    priority: str | None
+    """The priority name, read from the configured priority field (or the option's value)."""
+    assignee: str | None
+    """The assignee's account id (user name on Data Center)."""
+    assignee_email: str | None
+    labels: tuple[str, ...]
+    updated: datetime
+    due: date | None = None
+    changes: tuple[ChangeEntry, ...] = ()
+    """Changelog entries, oldest first (filled by ``search_updated``, ``issue(..., changes=True)``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FieldInfo:
+    id: str
+    name: str
+    type: str
+    """The schema type: ``string``, ``priority``, ``option``, ``array``, ``user``, ``number``…"""
+    custom: str | None = None
+    """The custom field type (``…:textarea``, ``…:select``), None for system fields."""
+    options: tuple[str, ...] = ()
+    """Allowed values of an option field, when Jira lists them (empty: unknown)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectInfo:
+    key: str
+    name: str
+    issue_types: tuple[str, ...]
+    statuses: tuple[str, ...]
+    """Every status the project's workflows use (for any issue type)."""
+
+
+class Tracker(Protocol):
+    """What the bot does in Jira, by capability (``integrations.jira.JiraTracker`` implements
+    it). Every method raises ``TrackerError``; none retries on its own beyond one connection
+    attempt (backoff is the outbox's)."""
+
+    site_url: str
+    sync_label: str
+    """The label every issue the bot opens carries (its pull searches on it)."""
+
+    async def account_id(self) -> str:
+        """The bot's own account id (``/myself``; the user name on Data Center), cached."""
+        ...
+
+    async def create_issue(
+        self,
+        project: str,
+        issue_type: str,
+        fields: Mapping[str, FieldValue],
+        *,
+        marker: str,
+    ) -> IssueRef:
+        """Create an issue (``summary``, ``description``, ``labels``… in ``fields``). ``marker``
+        is a label unique to this intent, added to the labels, so ``find_by_label`` finds the
+        issue if the answer was lost."""
+        ...
+
+    async def find_by_label(self, label: str) -> IssueRef | None: ...
+
+    async def issue(self, key: str, *, changes: bool = False) -> IssueSnapshot | None:
+        """The issue now; None when it does not exist (deleted in Jira)."""
+        ...
+
+    async def update_issue(self, key: str, fields: Mapping[str, FieldValue]) -> None:
+        """Set these fields, tagging the write ``historyMetadata.type = firefighter:sync``."""
+        ...
+
+    async def transition_to(self, key: str, status: str) -> tuple[str, ...]:
+        """Walk the workflow's transitions until the issue is in ``status`` (several steps when
+        needed); returns the statuses passed through, empty when it already was there. Raises
+        ``TrackerError("no_transition")`` when no path exists from where it is."""
+        ...
+
+    async def search_updated(
+        self, since: datetime, *, labels: Sequence[str], page_size: int = 100
+    ) -> list[IssueSnapshot]:
+        """Issues carrying any of ``labels`` updated at or after ``since`` (JQL has minute
+        granularity: the adapter rounds down), with their changelog, every page."""
+        ...
+
+    async def add_comment(self, key: str, body: Document) -> None: ...
+
+    async def link_issues(self, inward: str, outward: str, *, link_type: str = "Relates") -> None:
+        """Link two issues (``inward`` ← ``outward``, e.g. an incident ticket and a follow-up)."""
+        ...
+
+    async def add_remote_link(self, key: str, url: str, title: str) -> None:
+        """A web link on the issue (the Slack channel, the post-mortem); same url twice: updated."""
+        ...
+
+    async def attach(self, key: str, filename: str, content: bytes) -> None: ...
+
+    async def account_for_email(self, email: str) -> str | None:
+        """The Jira account id of a person, found by e-mail (None if there is no match)."""
+        ...
+
+    async def fields(self) -> dict[str, FieldInfo]:
+        """Every field of the site by id (``firefighter check`` and value shaping)."""
+        ...
+
+    async def priorities(self) -> tuple[str, ...]: ...
+
+    async def project(self, key: str) -> ProjectInfo | None: ...
+
+    async def close(self) -> None:
+        """Release the thread pool and connections."""
         ...

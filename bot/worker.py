@@ -19,7 +19,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 
-from bot.ports import ChatError, Clock
+from bot.ports import Clock, IntegrationError
 from storage import lock, outbox
 from storage.outbox import OutboxJob
 
@@ -142,7 +142,7 @@ class OutboxWorker:
             await self._perform(job)
         except asyncio.CancelledError:
             raise
-        except ChatError as error:
+        except IntegrationError as error:
             if error.transient and job.attempts < self.max_attempts:
                 delay = error.retry_after or self._backoff(job.attempts)
                 log.warning(
