@@ -737,6 +737,12 @@ class JiraSection(_Model):
     )
     projects: dict[str, JiraProject] = Field(default_factory=dict)
     followup_issue_type: str = "Task"
+    #: The project follow-ups are created in (default: the incident ticket's project).
+    followup_project: str | None = Field(default=None, pattern=r"^[A-Z][A-Z0-9_]+$")
+    #: A follow-up not done this many days after it was created shows as overdue.
+    followup_due_days: int = Field(default=30, ge=1, le=365)
+    #: Every issue FireFighter opens carries this label: the pull searches on it.
+    sync_label: str = Field(default="firefighter", pattern=r"^\S+$")
     sync_interval_seconds: int = Field(default=60, ge=15)
 
     @field_validator("labels")

@@ -28,6 +28,7 @@ from bot.blocks.incident import (
     change_reply,
     closing_summary_message,
     deploy_warning_message,
+    incident_notice_message,
     role_assigned_dm,
     side_effect_failed_message,
     status_update_message,
@@ -70,6 +71,7 @@ ARCHIVE = "slack.archive"
 INVITE = "slack.invite"
 DIGEST = "slack.digest"
 REMINDER = "slack.reminder"
+POST = "slack.post"
 
 # slack_ref kinds
 SUMMARY = "summary"
@@ -104,6 +106,7 @@ _DESCRIPTIONS = {
     INVITE: "invite you to the channel",
     DIGEST: "post the weekly digest",
     REMINDER: "send a reminder",
+    POST: "post in the incident's channel",
 }
 
 MAX_NAME_ATTEMPTS = 20
@@ -174,6 +177,7 @@ class SlackEffects:
             INVITE: self.invite,
             DIGEST: self.digest,
             REMINDER: self.reminder,
+            POST: self.post,
         }.get(job.kind)
         if handler is None:
             raise ChatError(f"unknown job kind {job.kind}", transient=False)
@@ -565,7 +569,8 @@ class SlackEffects:
         refs = await self.refs.all(incident.id)
         actor = str(job.payload.get("actor") or "") or None
         texts = [str(t) for t in job.payload.get("texts") or []]
-        message = change_reply(incident, "\n".join(texts), actor=actor)
+        actor_name = str(job.payload.get("actor_name") or "") or None
+        message = change_reply(incident, "\n".join(texts), actor=actor, actor_name=actor_name)
         calls: list[Awaitable[Any]] = []
         for kind in (ANNOUNCEMENT, SOURCE):
             ref = refs.get(kind)
@@ -631,6 +636,19 @@ class SlackEffects:
         results = await asyncio.gather(*calls, return_exceptions=True)
         if calls and all(isinstance(r, BaseException) for r in results):
             raise next(r for r in results if isinstance(r, BaseException))
+
+    async def post(self, job: OutboxJob) -> None:
+        """A line for the responders (a change made in Jira the incident did not follow, a
+        follow-up created…): in the incident channel, else in the announcement's thread."""
+        incident = await self.incidents.require(int(job.payload["incident_id"]))
+        message = incident_notice_message(incident, str(job.payload["text"]))
+        refs = await self.refs.all(incident.id)
+        if incident.channel_id and ARCHIVED not in refs:
+            await self.chat.post(incident.channel_id, message)
+            return
+        announcement = refs.get(ANNOUNCEMENT)
+        if announcement is not None and announcement.ts:
+            await self.chat.post(announcement.channel_id, message, thread_ts=announcement.ts)
 
     async def closing(self, job: OutboxJob) -> None:
         incident = await self.incidents.require(int(job.payload["incident_id"]))

@@ -18,7 +18,7 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot import effects
+from bot import effects, ticket
 from bot.blocks.home import HomeFilters, HomePage, PriorityStyle
 from bot.blocks.report import chart_comment, digest_message
 from bot.chart import render_chart
@@ -34,6 +34,7 @@ from bot.domain.errors import AccessDenied, UserFacingError
 from bot.domain.events import TimelineEvent
 from bot.domain.export import export_rows, to_csv
 from bot.domain.incident import (
+    JIRA,
     Actor,
     BuiltinRole,
     ClosureReason,
@@ -91,6 +92,7 @@ from storage.repository import (
     SlackRefRepository,
     TimelineRepository,
 )
+from storage.tickets import FollowUp, FollowUpRepository, Ticket, TicketRepository
 
 HOME_MINE_LIMIT = 10
 HOME_PAGE_SIZE = 20
@@ -111,6 +113,8 @@ TIMELINE_PAGE_SIZE = 20
 EDIT_TIMELINE = "edit the timeline of"
 EDIT_MILESTONES = "edit the milestones of"
 POSTMORTEM_REF = "postmortem"
+FOLLOWUP_MAX_LENGTH = 255
+"""Jira's limit for a summary."""
 DIGEST_LEASE = timedelta(hours=12)
 """How long the replica that took a week's digest keeps it (its outbox key guards it after)."""
 UPLOAD_ELSEWHERE = frozenset(
@@ -165,6 +169,10 @@ class IncidentService:
     reminders: ReminderRepository = field(default_factory=ReminderRepository)
     costs: CostRepository = field(default_factory=CostRepository)
     reports: ReportRepository = field(default_factory=ReportRepository)
+    tickets: TicketRepository = field(default_factory=TicketRepository)
+    followups: FollowUpRepository = field(default_factory=FollowUpRepository)
+    jira: bool = False
+    """Whether incidents get Jira tickets (Jira is configured: wiring decides, once)."""
 
     @property
     def timezone(self) -> ZoneInfo:
@@ -974,6 +982,285 @@ class IncidentService:
         return await idempotency.forget_before(cutoff)
 
     # ----------------------------------------------------------------------------------------
+    # Jira: the incident's ticket (kept in step by ``bot.ticket_effects``), changes people make
+    # in Jira (pulled by ``bot.ticket_pull``), follow-ups
+    # ----------------------------------------------------------------------------------------
+
+    async def ticket_of(self, incident_id: int) -> Ticket | None:
+        return await self.tickets.get(incident_id)
+
+    async def ticket_opened(
+        self,
+        incident_id: int,
+        *,
+        key: str,
+        issue_id: str,
+        url: str,
+        project: str,
+        written: Mapping[str, object],
+    ) -> Ticket:
+        """The incident's ticket exists in Jira: remember it, say so on the timeline, and show it
+        in Slack (pinned summary, bookmark). A second call (a retried job) changes nothing."""
+        now = self.clock.now()
+        async with transaction():
+            recorded, created = await self.tickets.record(
+                incident_id,
+                key=key,
+                issue_id=issue_id,
+                url=url,
+                project=project,
+                written=written,
+                at=now,
+            )
+            if created:
+                incident = await self.incidents.require(incident_id)
+                await self._append(
+                    incident,
+                    TimelineEvent(
+                        TimelineKind.EXTERNAL_EVENT,
+                        f"Jira ticket {key} opened",
+                        {"jira_key": key, "url": url},
+                    ),
+                    by=JIRA,
+                    at=now,
+                )
+                await self._enqueue_sync(incident, now=now, token=f"ticket-{key}")
+        if created:
+            self.wake()
+        return recorded
+
+    async def ticket_written(self, incident_id: int, values: Mapping[str, object]) -> None:
+        """Remember what the bot just wrote to the ticket (an echo of it is then ignored)."""
+        await self.tickets.remember_written(incident_id, values, at=self.clock.now())
+
+    async def ticket_lost(self, incident_id: int, key: str) -> None:
+        """The ticket was deleted in Jira: stop syncing it and say so, once."""
+        now = self.clock.now()
+        async with transaction():
+            if not await self.tickets.mark_deleted(incident_id, at=now):
+                return
+            incident = await self.incidents.require(incident_id)
+            text = (
+                f"The Jira ticket {key} was deleted in Jira: FireFighter no longer keeps it in "
+                "step. The incident itself is unchanged."
+            )
+            await self._append(
+                incident,
+                TimelineEvent(TimelineKind.EXTERNAL_EVENT, text, {"jira_key": key}),
+                by=JIRA,
+                at=now,
+            )
+            await self._enqueue_post(incident, text, key=f"ticket-lost-{key}", now=now)
+            await self._enqueue_sync(incident, now=now, token=f"ticket-lost-{key}")
+        self.wake()
+
+    async def apply_ticket_changes(
+        self, incident_id: int, key: str, project: str, changes: Sequence[ticket.RemoteChange]
+    ) -> None:
+        """Changes people made to the ticket in Jira, applied through the same rules as Slack's.
+        A change the rules refuse (closing without a ready post-mortem…) is explained in the
+        channel instead; one the incident already reflects changes nothing."""
+        for change in changes:
+            by = Actor.system("jira", f"{change.author_name or 'someone'} in Jira")
+            intent = f"jira:{key}:{change.change_id}:{change.field.value}"
+            incident = await self.incidents.require(incident_id)
+            try:
+                await self._apply_ticket_change(incident, project, change, by=by, intent=intent)
+            except AlreadyDone:
+                continue
+            except IncidentChanged:
+                continue  # a Slack change won the race; the next sync makes Jira follow it
+            except UserFacingError as refused:
+                what = {
+                    ticket.RemoteField.STATUS: f"moved {key} to {change.display}",
+                    ticket.RemoteField.PRIORITY: f"set the priority of {key} to {change.display}",
+                    ticket.RemoteField.ASSIGNEE: f"assigned {key} to {change.display}",
+                }[change.field]
+                text = (
+                    f"{change.author_name or 'Someone'} {what} in Jira, but "
+                    f"{incident.reference} did not follow: {refused}"
+                )
+                await self._tell_refusal(incident, text, intent=intent)
+
+    async def _apply_ticket_change(
+        self,
+        incident: Incident,
+        project: str,
+        change: ticket.RemoteChange,
+        *,
+        by: Actor,
+        intent: str,
+    ) -> None:
+        jira = self.catalog.jira
+        if change.field is ticket.RemoteField.STATUS and change.value:
+            to = ticket.incident_status_for(jira, project, change.value, incident.status)
+            if to is not None:
+                await self.change_status(incident.id, to, by=by, intent_key=intent)
+        elif change.field is ticket.RemoteField.PRIORITY:
+            priority = ticket.priority_for(jira, change.value)
+            if priority is None:
+                raise UserFacingError(f"the Jira priority {change.display!r} maps to no priority.")
+            if priority is not incident.priority:
+                await self.update(
+                    incident.id,
+                    IncidentChanges(priority=priority, priority_reason="changed in Jira"),
+                    by=by,
+                    intent_key=intent,
+                )
+        elif change.field is ticket.RemoteField.ASSIGNEE and change.value:
+            email = change.display if change.display and "@" in change.display else None
+            user = await self.chat.resolve_user(email) if self.chat and email else None
+            if user is None:
+                raise UserFacingError(
+                    "no Slack user has that person's e-mail, so the commander is unchanged."
+                )
+            await self.assign_roles(
+                incident.id, {BuiltinRole.COMMANDER: user}, by=by, intent_key=intent
+            )
+
+    async def _tell_refusal(self, incident: Incident, text: str, *, intent: str) -> None:
+        now = self.clock.now()
+        async with transaction():
+            if not await idempotency.remember(f"refused:{intent}", now=now):
+                return
+            await self._append(
+                incident, TimelineEvent(TimelineKind.EXTERNAL_EVENT, text, {}), by=JIRA, at=now
+            )
+            await self._enqueue_post(incident, text, key=intent, now=now)
+        self.wake()
+
+    async def _enqueue_post(
+        self, incident: Incident, text: str, *, key: str, now: datetime
+    ) -> None:
+        await outbox.enqueue(
+            effects.POST,
+            {"incident_id": incident.id, "text": text},
+            idempotency_key=f"{effects.POST}:{incident.id}:{key}",
+            incident_id=incident.id,
+            now=now,
+        )
+
+    async def add_followup(
+        self, incident_id: int, text: str, *, by: Actor, intent_key: str
+    ) -> FollowUp:
+        """A follow-up action: a Jira issue linked to the incident's ticket, created after commit
+        (``jira.followup``); its status is pulled with the ticket's changes."""
+        if not self.jira:
+            raise UserFacingError(
+                "Follow-ups are Jira issues, and Jira is not configured for FireFighter."
+            )
+        text = " ".join(text.split())
+        if not text:
+            raise UserFacingError(
+                "Say what needs doing, e.g. `followup Add an alert on p99 latency`."
+            )
+        if len(text) > FOLLOWUP_MAX_LENGTH:
+            raise UserFacingError(
+                f"A follow-up is a Jira summary: at most {FOLLOWUP_MAX_LENGTH} characters "
+                f"(this one has {len(text)})."
+            )
+        incident = await self.incidents.require(incident_id)
+        await self._require_manage(incident, by, "add follow-ups to")
+        now = self.clock.now()
+        due = now + timedelta(days=self.catalog.jira.followup_due_days)
+        async with transaction():
+            followup, created = await self.followups.create(
+                incident_id,
+                text,
+                intent_key=f"followup:{intent_key}",
+                created_by=by.id,
+                due_at=due,
+                at=now,
+            )
+            if not created:
+                return followup
+            await self._append(
+                incident,
+                TimelineEvent(TimelineKind.FOLLOWUP, text, {"followup_id": followup.id}),
+                by=by,
+                at=now,
+            )
+            await outbox.enqueue(
+                ticket.FOLLOWUP,
+                {"incident_id": incident_id, "followup_id": followup.id, "actor": by.id},
+                idempotency_key=f"{ticket.FOLLOWUP}:{followup.id}",
+                incident_id=incident_id,
+                now=now,
+            )
+        self.wake()
+        return followup
+
+    async def followup_created(
+        self, followup_id: int, *, key: str, issue_id: str, url: str, status: str
+    ) -> None:
+        followup = await self.followups.get(followup_id)
+        if followup is None or followup.key is not None:
+            return
+        now = self.clock.now()
+        async with transaction():
+            await self.followups.record_issue(
+                followup_id, key=key, issue_id=issue_id, url=url, status=status, at=now
+            )
+            incident = await self.incidents.require(followup.incident_id)
+            await self._enqueue_post(
+                incident,
+                f"Follow-up {key} created in Jira: {followup.text} ({url})",
+                key=f"followup-{followup_id}",
+                now=now,
+            )
+        self.wake()
+
+    async def followup_status(self, key: str, status: str, category: str) -> None:
+        """A follow-up's status in Jira; its completion goes on the incident's timeline."""
+        now = self.clock.now()
+        async with transaction():
+            changed = await self.followups.record_status(
+                key, status=status, category=category, at=now
+            )
+            if changed is None or changed.done_at != now:
+                return
+            incident = await self.incidents.require(changed.incident_id)
+            await self._append(
+                incident,
+                TimelineEvent(
+                    TimelineKind.FOLLOWUP,
+                    f"Follow-up {key} done ({status}): {changed.text}",
+                    {"followup_id": changed.id, "jira_key": key, "status": status},
+                ),
+                by=JIRA,
+                at=now,
+            )
+
+    async def followups_of(self, incident_id: int) -> list[FollowUp]:
+        return await self.followups.list(incident_id)
+
+    async def attach_to_ticket(
+        self, channel_id: str, file_ids: Sequence[str], *, by: Actor, intent_key: str
+    ) -> Incident:
+        """Files shared in an incident channel go to its Jira ticket (the 📎 reaction)."""
+        if not self.jira:
+            raise UserFacingError("Attaching files needs Jira, which is not configured.")
+        incident = await self.incident_in_channel(channel_id)
+        if incident is None:
+            raise UserFacingError("This is not an incident channel.")
+        if not file_ids:
+            raise UserFacingError("That message has no file to attach.")
+        now = self.clock.now()
+        async with transaction():
+            if not await idempotency.remember(f"attach:{intent_key}", now=now):
+                raise AlreadyDone("Those files are already on the ticket.")
+            for file_id in file_ids:
+                await outbox.enqueue(
+                    ticket.ATTACH,
+                    {"incident_id": incident.id, "file_id": file_id, "actor": by.id},
+                    idempotency_key=f"{ticket.ATTACH}:{incident.id}:{file_id}",
+                    incident_id=incident.id,
+                    now=now,
+                )
+        self.wake()
+        return incident
+
+    # ----------------------------------------------------------------------------------------
     # Side effects that failed for good (called by the outbox worker)
     # ----------------------------------------------------------------------------------------
 
@@ -1230,6 +1517,15 @@ class IncidentService:
             incident_id=incident.id,
             now=now,
         )
+        if self.jira:
+            # The ticket follows every change (it is opened by the first sync that wants one).
+            await outbox.enqueue(
+                ticket.SYNC,
+                {"incident_id": incident.id, "actor": incident.created_by},
+                idempotency_key=f"{ticket.SYNC}:{incident.id}:{suffix}",
+                incident_id=incident.id,
+                now=now,
+            )
 
     async def _enqueue_change(
         self,
@@ -1246,7 +1542,12 @@ class IncidentService:
         if told:
             await outbox.enqueue(
                 effects.CHANGE,
-                {"incident_id": after.id, "texts": told, "actor": by.id},
+                {
+                    "incident_id": after.id,
+                    "texts": told,
+                    "actor": by.id if by.is_user else None,
+                    "actor_name": None if by.is_user else by.display_name,
+                },
                 idempotency_key=f"{effects.CHANGE}:{after.id}:v{after.version}",
                 incident_id=after.id,
                 now=now,

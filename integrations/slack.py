@@ -387,6 +387,20 @@ class SlackChat:
 
         return await self._cached(f"user:{reference}", load, keep_empty=True) or None
 
+    async def user_email(self, user_id: str) -> str | None:
+        async def load() -> str | None:
+            try:
+                response = await self._call("users.info", self.client.users_info(user=user_id))
+            except ChatError as error:
+                if error.code in ("users_not_found", "user_not_found"):
+                    return ""
+                raise
+            user = response["user"]
+            email = (user.get("profile") or {}).get("email")
+            return "" if user.get("deleted") or not email else str(email)
+
+        return await self._cached(f"email:{user_id}", load, keep_empty=True) or None
+
     async def usergroup_members(self, reference: str) -> list[str]:
         """A group id (``S…``) or handle (``payments-oncall`` or ``@payments-oncall``) → its
         members (empty when unknown)."""

@@ -214,3 +214,62 @@ class CostEntry(Model):
 
     class Meta:
         table = "cost_entry"
+
+
+# The incident's Jira ticket (one per incident). ``written`` keeps, per synced field, the value the
+# bot last wrote to Jira, so an echo of the bot's own write coming back through the pull is
+# dropped; ``last_change_id`` is the newest changelog entry already applied (pull de-duplication).
+class Ticket(Model):
+    id = fields.IntField(primary_key=True)
+    incident: fields.OneToOneRelation[Incident] = fields.OneToOneField(
+        "models.Incident", related_name="ticket", on_delete=fields.CASCADE
+    )
+    incident_id: int
+    key = fields.CharField(max_length=64, unique=True)
+    issue_id = fields.CharField(max_length=32)
+    url = fields.CharField(max_length=500)
+    project = fields.CharField(max_length=64)
+    written: fields.Field[dict[str, object]] = fields.JSONField(default=dict)
+    last_change_id = fields.BigIntField(default=0)
+    remote_updated = fields.DatetimeField(null=True)
+    deleted_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField()
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        table = "ticket"
+
+
+# A follow-up action: a Jira issue linked to the incident's ticket (`/incident followup`). Its
+# status is pulled; ``done_at`` is set when Jira puts it in a done status.
+class FollowUp(Model):
+    id = fields.IntField(primary_key=True)
+    incident: fields.ForeignKeyRelation[Incident] = fields.ForeignKeyField(
+        "models.Incident", related_name="followups", on_delete=fields.CASCADE
+    )
+    incident_id: int
+    text = fields.TextField()
+    intent_key = fields.CharField(max_length=128, unique=True)
+    created_by = fields.CharField(max_length=64)
+    due_at = fields.DatetimeField(null=True, db_index=True)
+    key = fields.CharField(max_length=64, null=True, unique=True)
+    issue_id = fields.CharField(max_length=32, null=True)
+    url = fields.CharField(max_length=500, null=True)
+    status = fields.CharField(max_length=100, null=True)
+    status_category = fields.CharField(max_length=16, null=True)
+    done_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField()
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        table = "followup"
+
+
+# Where a pull job got to (the Jira pull's `updated` watermark), one row per job name.
+class SyncCursor(Model):
+    name = fields.CharField(max_length=64, primary_key=True)
+    position = fields.DatetimeField()
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        table = "sync_cursor"

@@ -322,11 +322,14 @@ def topic_text(view: IncidentView) -> str:
     return _fit(" · ".join(parts), TOPIC_MAX)
 
 
-def change_reply(incident: Incident, text: str, *, actor: str | None) -> Message:
+def change_reply(
+    incident: Incident, text: str, *, actor: str | None, actor_name: str | None = None
+) -> Message:
     """The threaded reply recording one change: ``Status: Investigating → Mitigated, by <@U1>``.
 
-    ``text`` is plain text (escaped here, so it cannot carry mentions); ``actor`` a user id."""
-    by = f", by <@{actor}>" if actor else ""
+    ``text`` is plain text (escaped here, so it cannot carry mentions); ``actor`` a user id, or
+    ``actor_name`` for a change made elsewhere (``Ada Lovelace in Jira``)."""
+    by = f", by <@{actor}>" if actor else f", by {safe(actor_name, 120)}" if actor_name else ""
     line = f"{safe(text, 2500)}{by}"
     return _message(f"{incident.reference}: {line}", [_section(line)])
 
@@ -565,6 +568,12 @@ def side_effect_failed_message(incident_reference: str, what: str, error: str) -
     return _message(
         f"I could not {safe(what, 300)} for {reference}", [_section(f"{line}\n{advice}")]
     )
+
+
+def incident_notice_message(incident: Incident, text: str) -> Message:
+    """A line for the responders about something that happened outside Slack."""
+    line = f":link: {safe(text, 2800)}"
+    return _message(f"{incident.reference}: {safe(text, 300)}", [_section(line)])
 
 
 def note_added_message(incident: Incident, text: str | None = None) -> Message:
