@@ -12,6 +12,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.domain.reminders import ReminderKind
 from bot.service import IncidentService
+from bot.ticket_pull import TicketPull
 
 log = logging.getLogger("firefighter.jobs")
 
@@ -78,6 +79,34 @@ def add_weekly_digest(scheduler: AsyncIOScheduler, service: IncidentService) -> 
         max_instances=1,
         coalesce=True,
         misfire_grace_time=3600,
+    )
+
+
+async def pull_jira_changes(pull: TicketPull) -> None:
+    report = await pull.pull()
+    if report is not None and (report.applied or report.followups):
+        log.info(
+            "jira pulled",
+            extra={
+                "issues": report.issues,
+                "applied": report.applied,
+                "followups": report.followups,
+                "seconds": round(report.seconds, 3),
+            },
+        )
+
+
+def add_jira_pull(scheduler: AsyncIOScheduler, pull: TicketPull, *, every_seconds: float) -> None:
+    """Changes people make in Jira, pulled every ``jira.sync_interval_seconds`` (a lease makes
+    one replica pull at a time)."""
+    scheduler.add_job(
+        pull_jira_changes,
+        "interval",
+        seconds=every_seconds,
+        args=[pull],
+        id="pull_jira_changes",
+        max_instances=1,
+        coalesce=True,
     )
 
 

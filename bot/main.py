@@ -19,15 +19,18 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.config import Catalog, Settings
 from bot.health import health_app, start_health_server
 from bot.home_publisher import HomePublisher
-from bot.ports import Clock
+from bot.ports import Clock, Tracker
 from bot.service import IncidentService
 from bot.telemetry import Telemetry
+from bot.ticket_pull import TicketPull
 from bot.wiring import (
     build_app,
     build_clock,
     build_home_publisher,
     build_scheduler,
     build_service,
+    build_ticket_pull,
+    build_tracker,
     build_web_client,
     build_worker,
     close_web_client,
@@ -59,6 +62,8 @@ class RunningBot:
     chat: SlackChat
     background: Background
     home_publisher: HomePublisher | None = None
+    tracker: Tracker | None = None
+    ticket_pull: TicketPull | None = None
 
 
 async def run(
@@ -118,7 +123,13 @@ async def start_bot(
         ) from exc
     chat = SlackChat(client, str(identity["user_id"]))
     service = build_service(catalog, clock or build_clock(settings), chat=chat)
-    worker, _effects = build_worker(service, chat, lease_seconds=settings.outbox_lease_seconds)
+    tracker = build_tracker(settings, catalog)
+    if tracker is not None:
+        stack.push_async_callback(tracker.close)
+    worker, _effects = build_worker(
+        service, chat, tracker=tracker, lease_seconds=settings.outbox_lease_seconds
+    )
+    ticket_pull = build_ticket_pull(service, tracker) if tracker is not None else None
     warm_up = asyncio.create_task(chat.warm_up(catalog_references(catalog)), name="warm-up")
     stack.push_async_callback(_cancel, warm_up)
     worker_task = asyncio.create_task(worker.run(), name="outbox-worker")
@@ -144,7 +155,10 @@ async def start_bot(
     log.info("connected to Slack over Socket Mode")
 
     scheduler = build_scheduler(
-        service, catalog, reminder_sweep_seconds=settings.reminder_sweep_seconds
+        service,
+        catalog,
+        reminder_sweep_seconds=settings.reminder_sweep_seconds,
+        ticket_pull=ticket_pull,
     )
     scheduler.start()
     stack.callback(scheduler.shutdown, wait=False)
@@ -169,6 +183,8 @@ async def start_bot(
         chat=chat,
         background=background,
         home_publisher=home_publisher,
+        tracker=tracker,
+        ticket_pull=ticket_pull,
     )
 
 

@@ -123,6 +123,10 @@ class Chat(Protocol):
         """Share a file in a conversation (Slack's external upload flow); returns its file id."""
         ...
 
+    async def file_content(self, file_id: str) -> tuple[str, bytes]:
+        """A file shared in Slack: its name and its bytes (``files.info`` + ``url_private``)."""
+        ...
+
     async def dm_channel(self, user_id: str) -> str:
         """The id of the bot's direct-message conversation with ``user_id``."""
         ...

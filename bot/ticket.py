@@ -110,6 +110,17 @@ def description(catalog: Catalog, incident: Incident, context: TicketContext) ->
     )
 
 
+def followup_description(incident: Incident, parent: object | None, text: str) -> Document:
+    """A follow-up issue's description: what to do and the incident it comes from."""
+    key = getattr(parent, "key", None)
+    origin = f"incident {incident.reference} ({incident.title})"
+    return Document.of(
+        text,
+        f"Follow-up action of {origin}" + (f", ticket {key}." if key else "."),
+        "Created from Slack with FireFighter; it is tracked until it is done.",
+    )
+
+
 def _category_name(catalog: Catalog, incident: Incident) -> str:
     try:
         return catalog.category(incident.category).name

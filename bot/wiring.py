@@ -21,11 +21,13 @@ from bot.clock import AcceleratedClock, SystemClock
 from bot.config import Catalog, Settings
 from bot.effects import SlackEffects
 from bot.home_publisher import HomePublisher
-from bot.jobs import add_jobs
-from bot.ports import Chat, Clock
+from bot.jobs import add_jira_pull, add_jobs
+from bot.ports import Chat, Clock, IntegrationError, Tracker
 from bot.service import IncidentService
 from bot.telemetry import Telemetry
-from bot.worker import OutboxWorker
+from bot.ticket_effects import TicketEffects
+from bot.ticket_pull import TicketPull
+from bot.worker import OutboxWorker, lane_of
 from handlers import (
     command,
     declare,
@@ -41,6 +43,7 @@ from handlers import (
 )
 from handlers.background import Background
 from handlers.command import CommandRouter
+from storage.outbox import OutboxJob
 
 FEATURES: tuple[Any, ...] = (declare, timeline, manage, timeline_edit, reminders, report)
 """Feature modules (``register(app, service, router, background)``), in help order."""
@@ -86,24 +89,68 @@ def build_service(
     return service
 
 
+JIRA_ATTEMPTS = 24
+"""A Jira job's attempts: with the backoff capped at 5 minutes, about 1.5 hours of outage."""
+
+
+def owner_id() -> str:
+    """Who holds a lease or an outbox claim: this process."""
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+def build_tracker(settings: Settings, catalog: Catalog) -> Tracker | None:
+    """The Jira adapter, or None when Jira is not configured (switched off here, once)."""
+    if not settings.jira_enabled or settings.jira_url is None:
+        return None
+    from integrations.jira import JiraTracker
+
+    assert settings.jira_api_token is not None
+    return JiraTracker(
+        settings.jira_url,
+        user=settings.jira_user,
+        token=settings.jira_api_token.get_secret_value(),
+        cloud=settings.jira_cloud,
+        sync_label=catalog.jira.sync_label,
+        priority_field=catalog.jira.priority_field,
+    )
+
+
 def build_worker(
     service: IncidentService,
     chat: Chat,
     *,
+    tracker: Tracker | None = None,
     worker_id: str | None = None,
     lease_seconds: float = 60.0,
 ) -> tuple[OutboxWorker, SlackEffects]:
-    """The outbox worker performing the service's Slack side effects; the service wakes it."""
+    """The outbox worker performing the service's side effects (Slack, and Jira when a
+    ``tracker`` is given: the service then enqueues ticket jobs); the service wakes it."""
     effects = SlackEffects(chat, service.catalog, service.clock)
+    performers: dict[str, Callable[[OutboxJob], Awaitable[None]]] = {"slack": effects.perform}
+    if tracker is not None:
+        performers["jira"] = TicketEffects(tracker, chat, service).perform
+        service.jira = True
+
+    async def perform(job: OutboxJob) -> None:
+        performer = performers.get(lane_of(job.kind))
+        if performer is None:
+            raise IntegrationError(f"no performer for {job.kind}", transient=False)
+        await performer(job)
+
     worker = OutboxWorker(
-        effects.perform,
+        perform,
         service.record_failure,
         clock=service.clock,
-        worker_id=worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}",
+        worker_id=worker_id or owner_id(),
         lease_seconds=lease_seconds,
+        attempts_by_lane={"jira": JIRA_ATTEMPTS},
     )
     service.wake = worker.wake
     return worker, effects
+
+
+def build_ticket_pull(service: IncidentService, tracker: Tracker) -> TicketPull:
+    return TicketPull(tracker, service, clock=service.clock, owner=owner_id())
 
 
 def build_home_publisher(service: IncidentService, client: AsyncWebClient) -> HomePublisher:
@@ -152,12 +199,18 @@ def build_app(
 
 
 def build_scheduler(
-    service: IncidentService, catalog: Catalog, *, reminder_sweep_seconds: float = 30.0
+    service: IncidentService,
+    catalog: Catalog,
+    *,
+    reminder_sweep_seconds: float = 30.0,
+    ticket_pull: TicketPull | None = None,
 ) -> AsyncIOScheduler:
     """APScheduler on the running loop; jobs are one line each into the service."""
     logging.getLogger("apscheduler.scheduler").addFilter(_drop_overlap_skipped_warning)
     scheduler = AsyncIOScheduler(timezone=catalog.reminders.timezone)
     add_jobs(scheduler, service, reminder_sweep_seconds=reminder_sweep_seconds)
+    if ticket_pull is not None:
+        add_jira_pull(scheduler, ticket_pull, every_seconds=catalog.jira.sync_interval_seconds)
     return scheduler
 
 

@@ -3,8 +3,8 @@
 It is woken at once by the service (``wake()``) and otherwise polls, so a job is started within
 milliseconds of its commit and a job enqueued by another replica within ``poll_seconds``. Jobs are
 claimed with ``FOR UPDATE SKIP LOCKED`` (``storage.outbox.claim``) and run concurrently, except
-jobs of the same incident, which run one at a time across every replica (a lease per incident),
-because they build on each other (the channel before its summary).
+jobs of the same incident and lane (Slack, Jira…), which run one at a time across every replica (a
+lease per incident and lane), because they build on each other (the channel before its summary).
 
 Failures: a transient one (429 with ``Retry-After``, Slack unreachable, a bug) is retried with
 exponential backoff; a permanent one, or the last attempt, fails the job and is reported
@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from bot.ports import Clock, IntegrationError
 from storage import lock, outbox
@@ -30,6 +30,13 @@ OnFailure = Callable[[OutboxJob, str], Awaitable[None]]
 
 MAX_BACKOFF_SECONDS = 300.0
 INCIDENT_BUSY_RETRY_SECONDS = 0.2
+
+
+def lane_of(kind: str) -> str:
+    """The vendor a job talks to (``slack.sync`` → ``slack``, ``jira.sync`` → ``jira``). Jobs of
+    one incident run one at a time per lane: a slow Jira never holds up the incident's Slack
+    messages, and the reverse."""
+    return kind.partition(".")[0]
 
 
 class OutboxWorker:
@@ -45,6 +52,7 @@ class OutboxWorker:
         lease_seconds: float = 60.0,
         max_attempts: int = 6,
         base_backoff_seconds: float = 1.0,
+        attempts_by_lane: Mapping[str, int] | None = None,
     ) -> None:
         self._perform = perform
         self._on_failure = on_failure
@@ -55,9 +63,12 @@ class OutboxWorker:
         self.lease_seconds = lease_seconds
         self.max_attempts = max_attempts
         self.base_backoff_seconds = base_backoff_seconds
+        self.attempts_by_lane = dict(attempts_by_lane or {})
+        """Attempts per lane where they differ from ``max_attempts`` (Jira: enough to ride out
+        an outage of an hour, the backoff being capped at ``MAX_BACKOFF_SECONDS``)."""
         self._event = asyncio.Event()
         self._running: set[asyncio.Task[None]] = set()
-        self._local_locks: dict[int, asyncio.Lock] = {}
+        self._local_locks: dict[tuple[int, str], asyncio.Lock] = {}
 
     def wake(self) -> None:
         """Something was enqueued: look now rather than at the next poll."""
@@ -119,9 +130,12 @@ class OutboxWorker:
         if incident_id is None:
             await self._attempt(job)
             return
-        local = self._local_locks.setdefault(incident_id, asyncio.Lock())
+        lane = lane_of(job.kind)
+        local = self._local_locks.setdefault((incident_id, lane), asyncio.Lock())
         async with local:
-            name = f"incident:{incident_id}"
+            name = (
+                f"incident:{incident_id}" if lane == "slack" else f"incident:{incident_id}:{lane}"
+            )
             if not await lock.try_acquire(
                 name, self.worker_id, self.lease_seconds, now=self.clock.now()
             ):
@@ -133,17 +147,18 @@ class OutboxWorker:
                 await self._attempt(job)
             finally:
                 await lock.release(name, self.worker_id)
-        if not local.locked() and self._local_locks.get(incident_id) is local:
-            self._local_locks.pop(incident_id, None)
+        if not local.locked() and self._local_locks.get((incident_id, lane)) is local:
+            self._local_locks.pop((incident_id, lane), None)
 
     async def _attempt(self, job: OutboxJob) -> None:
         context = {"job_id": job.id, "kind": job.kind, "incident_id": job.incident_id}
+        max_attempts = self.attempts_by_lane.get(lane_of(job.kind), self.max_attempts)
         try:
             await self._perform(job)
         except asyncio.CancelledError:
             raise
         except IntegrationError as error:
-            if error.transient and job.attempts < self.max_attempts:
+            if error.transient and job.attempts < max_attempts:
                 delay = error.retry_after or self._backoff(job.attempts)
                 log.warning(
                     "side effect will be retried",
@@ -154,7 +169,7 @@ class OutboxWorker:
             await self._give_up(job, str(error), context)
             return
         except Exception as error:
-            if job.attempts < self.max_attempts:
+            if job.attempts < max_attempts:
                 delay = self._backoff(job.attempts)
                 log.exception(
                     "side effect failed; will be retried",

@@ -299,6 +299,32 @@ class SlackChat:
         files = response.get("files") or [{}]
         return str(files[0].get("id") or "")
 
+    async def file_content(self, file_id: str) -> tuple[str, bytes]:
+        """``files.info`` for the name and ``url_private``, then the bytes with the bot token
+        (Slack serves private files only to an authorised request)."""
+        response = await self._call("files.info", self.client.files_info(file=file_id))
+        info = response["file"]
+        url = str(info.get("url_private_download") or info.get("url_private") or "")
+        if not url:
+            raise ChatError("file_not_found", method="files.info", transient=False)
+        headers = {"Authorization": f"Bearer {self.client.token}"}
+        timeout = aiohttp.ClientTimeout(total=60)
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as session,
+                session.get(url, headers=headers) as answer,
+            ):
+                if answer.status >= 400:
+                    raise ChatError(
+                        f"http_{answer.status}",
+                        method="files.download",
+                        transient=answer.status >= 500 or answer.status == 429,
+                    )
+                content = await answer.read()
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise ChatError("network", method="files.download", transient=True) from error
+        return str(info.get("name") or file_id), content
+
     async def ephemeral(self, channel_id: str, user_id: str, message: Message) -> None:
         await self._call(
             "chat.postEphemeral",

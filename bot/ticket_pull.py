@@ -1,0 +1,130 @@
+"""Jira → incident: the scheduled pull (``pull_jira_changes``).
+
+One search per page (JQL on the sync label, ``updated`` from the watermark minus an overlap, with
+the changelog expanded): no request per issue. JQL compares ``updated`` at minute granularity
+(INTEGRATION_NOTES §4.2), so windows overlap by ``OVERLAP`` and the watermark is Jira's own
+``updated`` of the newest issue seen, never our clock (the two can disagree). Re-read issues are
+de-duplicated by changelog id (``Ticket.last_change_id``). Changes by the bot's own account, tagged
+as its sync, or equal to the agreed values are not applied (``bot.ticket.remote_changes``); the
+rest go through the service, like a click in Slack. One replica pulls at a time (a lease).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot import ticket
+from bot.ports import Clock, Tracker
+from bot.service import IncidentService
+from storage import lock
+from storage.tickets import CursorRepository, FollowUpRepository, TicketRepository
+
+log = logging.getLogger("firefighter.jira")
+
+CURSOR = "jira.pull"
+OVERLAP = timedelta(minutes=2)
+FIRST_LOOKBACK = timedelta(days=1)
+LEASE = "pull:jira"
+
+
+@dataclass(frozen=True, slots=True)
+class PullReport:
+    issues: int
+    applied: int
+    followups: int
+    seconds: float
+
+
+class TicketPull:
+    def __init__(
+        self,
+        tracker: Tracker,
+        service: IncidentService,
+        *,
+        clock: Clock,
+        owner: str,
+        lease_seconds: float = 300.0,
+        page_size: int = 100,
+    ) -> None:
+        self.tracker = tracker
+        self.service = service
+        self.clock = clock
+        self.owner = owner
+        self.lease_seconds = lease_seconds
+        self.page_size = page_size
+        self.tickets = TicketRepository()
+        self.followups = FollowUpRepository()
+        self.cursors = CursorRepository()
+
+    async def pull(self) -> PullReport | None:
+        """One pull cycle; None when another replica holds the lease."""
+        if not await lock.try_acquire(LEASE, self.owner, self.lease_seconds, now=self.clock.now()):
+            return None
+        try:
+            return await self._pull()
+        finally:
+            await lock.release(LEASE, self.owner)
+
+    async def _pull(self) -> PullReport:
+        started = time.perf_counter()
+        cursor = await self.cursors.get(CURSOR)
+        since = (cursor or self.clock.now() - FIRST_LOOKBACK) - OVERLAP
+        snapshots = await self.tracker.search_updated(
+            since, labels=[self.tracker.sync_label], page_size=self.page_size
+        )
+        keys = [s.ref.key for s in snapshots]
+        tickets = await self.tickets.by_keys(keys)
+        followups = await self.followups.by_keys(keys)
+        bot_account = await self.tracker.account_id()
+        priority_field = self.service.catalog.jira.priority_field
+        applied = followed = 0
+        newest: datetime | None = cursor
+        for snapshot in snapshots:
+            newest = max(newest, snapshot.updated) if newest else snapshot.updated
+            key = snapshot.ref.key
+            if key in followups:
+                await self.service.followup_status(key, snapshot.status, snapshot.status_category)
+                followed += 1
+            current = tickets.get(key)
+            if current is None or current.deleted_at is not None:
+                continue
+            last = max((c.id for c in snapshot.changes), default=current.last_change_id)
+            if last <= current.last_change_id:
+                continue  # seen in an earlier, overlapping window
+            changes = ticket.remote_changes(
+                snapshot,
+                after=current.last_change_id,
+                bot_account=bot_account,
+                priority_field=priority_field,
+                written=current.written,
+            )
+            if changes:
+                log.info(
+                    "jira changes pulled",
+                    extra={
+                        "incident_id": current.incident_id,
+                        "jira_key": key,
+                        "fields": [c.field.value for c in changes],
+                    },
+                )
+                await self.service.apply_ticket_changes(
+                    current.incident_id, key, current.project, changes
+                )
+                applied += len(changes)
+            await self.tickets.mark_pulled(
+                current.incident_id,
+                last_change_id=last,
+                remote_updated=snapshot.updated,
+                at=self.clock.now(),
+            )
+        if newest is not None and newest != cursor:
+            await self.cursors.set(CURSOR, newest, at=self.clock.now())
+        return PullReport(
+            issues=len(snapshots),
+            applied=applied,
+            followups=followed,
+            seconds=time.perf_counter() - started,
+        )
