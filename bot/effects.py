@@ -51,6 +51,7 @@ from bot.domain.stats import weeks_from_json
 from bot.ports import Chat, ChatError, Clock
 from storage.outbox import OutboxJob
 from storage.reminders import ReminderRepository
+from storage.tickets import TicketRepository
 from storage.repository import (
     IncidentRepository,
     ParticipantRepository,
@@ -84,6 +85,7 @@ SOURCE = "source"
 ARCHIVED = "archived"
 CHANNEL_INTENT = "channel_intent"
 DIGEST_REF = "digest"
+BOOKMARK = "bookmark"
 
 ANNOUNCED_KINDS = frozenset(
     {
@@ -163,6 +165,7 @@ class SlackEffects:
         self.timeline = timeline or TimelineRepository()
         self.participants = participants or ParticipantRepository()
         self.refs = refs or SlackRefRepository()
+        self.tickets = TicketRepository()
         self.after_sync: Callable[[int], None] | None = None
         """Told the incident id after each SYNC (the App Home publisher's refresh)."""
 
@@ -209,7 +212,37 @@ class SlackEffects:
             commander=commander,
             roles=[(names.get(a.role, a.role), a.user_id) for a in assignments],
             category_name=category_name,
+            links=await self._links(incident),
         )
+
+    async def _links(self, incident: Incident) -> dict[str, str]:
+        """The incident's pages elsewhere (its Jira ticket…), for the summary and bookmarks."""
+        links: dict[str, str] = {}
+        ticket_link = (await self.tickets.links([incident.id])).get(incident.id)
+        if ticket_link is not None:
+            key, url = ticket_link
+            links[f"Jira {key}"] = url
+        return links
+
+    async def _bookmarks(
+        self,
+        incident: Incident,
+        channel_id: str,
+        refs: Mapping[str, SlackRef],
+        links: Mapping[str, str],
+    ) -> None:
+        """Each link bookmarked once in the channel (a ref per link remembers it)."""
+        for title, url in links.items():
+            kind = f"{BOOKMARK}:{title.split()[0].lower()}"
+            ref = refs.get(kind)
+            if ref is not None and ref.data.get("url") == url:
+                continue
+            await self.chat.add_bookmark(channel_id, title, url)
+            await self._put(
+                SlackRef(
+                    incident_id=incident.id, kind=kind, channel_id=channel_id, data={"url": url}
+                )
+            )
 
     async def _put(self, ref: SlackRef) -> None:
         await self.refs.put(ref, at=self.clock.now())
@@ -245,6 +278,7 @@ class SlackEffects:
                     self._invite(incident, channel_id, refs, wanted),
                     self._summary(view, channel_id, refs, retrying=retrying),
                     self._topic(view, channel_id, refs),
+                    self._bookmarks(incident, channel_id, refs, view.links),
                 ]
             else:
                 round_two.append(self._archive_converted(incident, channel_id))
