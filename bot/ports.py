@@ -356,3 +356,97 @@ class Tracker(Protocol):
     async def close(self) -> None:
         """Release the thread pool and connections."""
         ...
+
+
+# ---------------------------------------------------------------------------------------------------
+# --- Docs (Confluence) ---
+# The post-mortem page: created once in the configured space, re-synced, its "ready" label read.
+# ---------------------------------------------------------------------------------------------------
+
+
+class DocsError(IntegrationError):
+    """A Confluence call failed. Codes:
+
+    - ``not_found`` (404: the space, page or parent does not exist, or the bot may not see it;
+      Confluence answers 404 for both), ``forbidden`` (401/403: bad credentials, or the bot may
+      read but not edit);
+    - ``invalid`` (400 and other 4xx): e.g. a storage body that is not well-formed XHTML, a label
+      Confluence refuses; ``detail`` has Confluence's message;
+    - ``conflict``: the page moved on under the bot — Confluence's 409 on a stale version, or the
+      page no longer at the ``if_version`` the caller based its change on. Transient only when no
+      ``if_version`` was given (a retry re-reads the page and applies the change on top);
+    - transient: ``ratelimited`` (429, ``retry_after`` from ``Retry-After``), ``unavailable``
+      (5xx), ``network`` (timeout, connection refused)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PageRef:
+    id: str
+    title: str
+    url: str
+    """The page for people: Confluence's ``_links.base`` + ``_links.webui``
+    (``<site>/wiki/spaces/<KEY>/pages/<id>/<Title>``)."""
+    version: int
+    created: bool = False
+    """True only when the call that returned this ref created the page; False when the page was
+    there already (found by its title)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PageSnapshot:
+    """A page as Confluence has it now."""
+
+    ref: PageRef
+    space_id: str
+    parent_id: str | None
+    body: str
+    """The body in storage format (Confluence's XHTML)."""
+    labels: tuple[str, ...]
+    """The page's ``global`` labels (those people add in the UI), lower-case as Confluence keeps them."""
+
+
+class Docs(Protocol):
+    """What the bot does in Confluence, by capability (``integrations.confluence.ConfluenceDocs``
+    implements it). Every method raises ``DocsError``; none retries on its own (backoff is the
+    outbox's)."""
+
+    site_url: str
+
+    async def create_page(
+        self, space: str, title: str, body: str, *, parent_id: str | None = None
+    ) -> PageRef:
+        """Create a page in the space with key ``space`` (storage-format ``body``), under
+        ``parent_id`` or else the space's homepage. Idempotent: titles are unique per space, so a
+        page already titled ``title`` there is returned as it is (``created=False``); a retry after
+        a lost answer, or two calls at once, leave one page."""
+        ...
+
+    async def find_page(self, space: str, title: str) -> PageRef | None: ...
+
+    async def page(self, page_id: str) -> PageSnapshot | None:
+        """The page now; None when it does not exist (any more: deleted pages go to the trash)."""
+        ...
+
+    async def update_body(
+        self, page_id: str, body: str, *, if_version: int | None = None, message: str = ""
+    ) -> int:
+        """Replace the page's body (keeping its title), as a new version; no write at all when the
+        body is already ``body``. Returns the page's version afterwards. With ``if_version``, only
+        when the page is still at that version (a person's edit since → ``conflict``)."""
+        ...
+
+    async def add_label(self, page_id: str, label: str) -> None:
+        """Add a ``global`` label (no-op when the page has it)."""
+        ...
+
+    async def has_label(self, page_id: str, label: str) -> bool:
+        """Whether the page carries this ``global`` label (e.g. the post-mortem's "ready")."""
+        ...
+
+    def page_url(self, space: str, page_id: str) -> str:
+        """The page for people without asking Confluence: ``<site>/wiki/spaces/<KEY>/pages/<id>``."""
+        ...
+
+    async def close(self) -> None:
+        """Release the HTTP connections."""
+        ...
