@@ -1058,6 +1058,19 @@ def parse_catalog(text: str, filename: str = "<catalog>") -> Catalog:
     return catalog
 
 
+def locate_problems(path: Path | None, problems: Sequence[tuple[Loc, str]]) -> list[CatalogProblem]:
+    """Problems found after loading (e.g. a Jira project that does not exist), located in the
+    catalog file by their field path, as the loading errors are."""
+    path = EXAMPLE_CATALOG_PATH if path is None else Path(path)
+    try:
+        root = yaml.SafeLoader(path.read_text(encoding="utf-8")).get_single_node()
+    except (OSError, yaml.YAMLError):
+        root = None
+    if root is None:
+        return [CatalogProblem(str(path), 0, 0, _format_loc(loc), m) for loc, m in problems]
+    return [_problem_at(root, loc, str(path), message) for loc, message in problems]
+
+
 def _located_problems(exc: ValidationError, root: yaml.Node, filename: str) -> list[CatalogProblem]:
     problems: list[CatalogProblem] = []
     for error in exc.errors(include_url=False):

@@ -5,9 +5,10 @@ from __future__ import annotations
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.config import Catalog, Settings
+from bot.config import Catalog, Settings, locate_problems
 from bot.manifest import load_manifest, missing_scopes
-from bot.wiring import close_web_client
+from bot.ticket_check import jira_problems
+from bot.wiring import build_tracker, close_web_client
 from storage import db
 
 
@@ -45,6 +46,8 @@ async def check(settings: Settings, catalog: Catalog) -> int:
         ("Confluence", settings.confluence_enabled),
     ):
         print(f"integration {name}: {'on' if enabled else 'off (not configured)'}")
+    if settings.jira_enabled:
+        problems += await _check_jira(settings, catalog)
     if settings.slack_bot_token is None:
         print("slack: SLACK_BOT_TOKEN is not set; skipping the token checks")
     else:
@@ -56,6 +59,21 @@ async def check(settings: Settings, catalog: Catalog) -> int:
         problems += await _check_app_token(settings)
     print("check: OK" if problems == 0 else f"check: {problems} problem(s) found")
     return 0 if problems == 0 else 1
+
+
+async def _check_jira(settings: Settings, catalog: Catalog) -> int:
+    """The catalog's Jira section against the Jira site (projects, issue types, statuses…)."""
+    tracker = build_tracker(settings, catalog)
+    assert tracker is not None
+    try:
+        found = await jira_problems(catalog, tracker)
+    finally:
+        await tracker.close()
+    for problem in locate_problems(settings.firefighter_config, found):
+        print(f"jira: {problem}")
+    if not found:
+        print(f"jira: {settings.jira_url} matches the catalog (projects, issue types, statuses)")
+    return len(found)
 
 
 async def _check_bot_token(settings: Settings) -> int:
