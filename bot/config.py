@@ -692,6 +692,7 @@ class Access(_Model):
 JIRA_BUILTIN_SOURCES = (
     "environment",
     "category",
+    "team",
     "group",
     "incident_id",
     "incident_url",

@@ -162,9 +162,11 @@ def _source_value(
         "impacts": None,
     }
     try:
-        values["group"] = catalog.group(catalog.category(incident.category).group).name
+        category = catalog.category(incident.category)
+        values["group"] = catalog.group(category.group).name
+        values["team"] = category.jira.team
     except KeyError:
-        values["group"] = None
+        values["group"] = values["team"] = None
     if source in values:
         return values[source]
     value = incident.custom_fields.get(source)
@@ -201,6 +203,12 @@ def creation_fields(
     env = environment_text(catalog, incident)
     if env:
         fields["environment"] = env
+    try:
+        components = catalog.category(incident.category).jira.components
+    except KeyError:
+        components = []
+    if components:
+        fields["components"] = tuple(components)
     for field_id, source in catalog.jira.field_mapping.items():
         value = _source_value(catalog, incident, source, context)
         if value is not None:
