@@ -51,7 +51,6 @@ from bot.domain.stats import weeks_from_json
 from bot.ports import Chat, ChatError, Clock
 from storage.outbox import OutboxJob
 from storage.reminders import ReminderRepository
-from storage.tickets import TicketRepository
 from storage.repository import (
     IncidentRepository,
     ParticipantRepository,
@@ -60,6 +59,7 @@ from storage.repository import (
     SlackRefRepository,
     TimelineRepository,
 )
+from storage.tickets import TicketRepository
 
 log = logging.getLogger("firefighter.effects")
 
