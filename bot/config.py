@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     jira_user: str | None = None
     jira_api_token: SecretStr | None = None
     jira_cloud: bool = True
+    #: How often Jira changes are pulled, overriding the catalog's ``jira.sync_interval_seconds``
+    #: (tests and demos, which cannot wait 15 s).
+    jira_pull_seconds: float | None = Field(default=None, gt=0, le=3600)
 
     # PagerDuty.
     pagerduty_api_url: str = "https://api.pagerduty.com"

@@ -159,6 +159,7 @@ async def start_bot(
         catalog,
         reminder_sweep_seconds=settings.reminder_sweep_seconds,
         ticket_pull=ticket_pull,
+        jira_pull_seconds=settings.jira_pull_seconds,
     )
     scheduler.start()
     stack.callback(scheduler.shutdown, wait=False)

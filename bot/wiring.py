@@ -204,13 +204,15 @@ def build_scheduler(
     *,
     reminder_sweep_seconds: float = 30.0,
     ticket_pull: TicketPull | None = None,
+    jira_pull_seconds: float | None = None,
 ) -> AsyncIOScheduler:
     """APScheduler on the running loop; jobs are one line each into the service."""
     logging.getLogger("apscheduler.scheduler").addFilter(_drop_overlap_skipped_warning)
     scheduler = AsyncIOScheduler(timezone=catalog.reminders.timezone)
     add_jobs(scheduler, service, reminder_sweep_seconds=reminder_sweep_seconds)
     if ticket_pull is not None:
-        add_jira_pull(scheduler, ticket_pull, every_seconds=catalog.jira.sync_interval_seconds)
+        every = jira_pull_seconds or catalog.jira.sync_interval_seconds
+        add_jira_pull(scheduler, ticket_pull, every_seconds=every)
     return scheduler
 
 
