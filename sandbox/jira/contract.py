@@ -63,6 +63,15 @@ def _overlay(spec: JSON) -> JSON:
         "type": "array",
         "items": {"$ref": "#/components/schemas/RemoteIssueLink"},
     }
+    # A1: addAttachment declares its multipart body as an array of Spring `MultipartFile` objects (a
+    # Java server type no form can match: openapi-core reads a form as an object). The operation's
+    # own text says what is sent: a multipart form whose file parts are all named `file`.
+    attach = spec["paths"]["/rest/api/3/issue/{issueIdOrKey}/attachments"]["post"]
+    attach["requestBody"]["content"]["multipart/form-data"]["schema"] = {
+        "type": "object",
+        "required": ["file"],
+        "properties": {"file": {"type": "array", "items": {"type": "string", "format": "binary"}}},
+    }
     return spec
 
 
@@ -178,22 +187,34 @@ def response_problem(  # noqa: PLR0917 - mirrors request_problem plus the respon
     return None
 
 
-#: Fields whose v3 value is an ADF document and whose v2 value is a plain string (v3 spec narrative).
+#: System fields whose v3 value is an ADF document and whose v2 value is a plain string (v3 spec
+#: narrative, §1.1); `textarea` custom fields and comment bodies follow the same rule.
 TEXT_FIELDS = ("description", "environment")
 
 
-def text_field_violations(api_version: str, fields: JSON) -> list[str]:
-    """ADF for v3 text fields (checked against the ADF schema); plain strings for v2."""
+def rich_text_problem(api_version: str, value: Any) -> str | None:
+    """What is wrong with a rich-text value: v3 wants an ADF document (checked against the ADF
+    schema), v2 a plain string. None clears a field and is fine."""
+    if value is None:
+        return None
+    if api_version == "2":
+        if not isinstance(value, str):
+            return f"v2 wants a plain string, got {type(value).__name__}"
+        return None
+    errors = sorted(adf_validator().iter_errors(value), key=str)
+    if errors:
+        return f"not an ADF document: {errors[0].message}"
+    return None
+
+
+def text_field_violations(
+    api_version: str, fields: JSON, rich_fields: tuple[str, ...] = TEXT_FIELDS
+) -> list[str]:
+    """ADF for v3 rich-text fields; plain strings for v2 (`rich_fields`: the site's rich fields)."""
     found: list[str] = []
-    for name in TEXT_FIELDS:
-        if name not in fields or fields[name] is None:
-            continue
-        value = fields[name]
-        if api_version == "2":
-            if not isinstance(value, str):
-                found.append(f"fields.{name}: v2 wants a plain string, got {type(value).__name__}")
-        else:
-            errors = sorted(adf_validator().iter_errors(value), key=str)
-            if errors:
-                found.append(f"fields.{name}: not an ADF document: {errors[0].message}")
+    for name in rich_fields:
+        if name in fields:
+            problem = rich_text_problem(api_version, fields[name])
+            if problem:
+                found.append(f"fields.{name}: {problem}")
     return found

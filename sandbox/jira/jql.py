@@ -1,6 +1,7 @@
 """The JQL subset the bot needs (INTEGRATION_NOTES §4.1 and §4.2), parsed for real; anything else is a 400.
 
 Supported: `key in (A-1, "A-2")`, `key = A-1`, `project = X` / `project in (X, Y)`,
+`labels = "x"` / `labels in ("a", "b")` (an issue matches when it carries any of them),
 `updated >= "yyyy-MM-dd HH:mm"` (also `>`, `<=`, `<`, `=`; `yyyy/MM/dd [HH:mm]` too), joined by `AND`,
 then `ORDER BY updated|created|key [ASC|DESC], ...`. Date literals have minute granularity and are read
 in UTC (the bot's profile time zone is pinned to UTC, §4.2); the issues' `updated` keeps milliseconds.
@@ -115,7 +116,7 @@ def parse(text: str) -> Query:
                 raise JqlError("Error in the JQL Query: expecting ')'.")
             i += 1
             query.predicates.append(_membership(name_l, values))
-        elif op == "=" and name_l in {"key", "issuekey", "project"}:
+        elif op == "=" and name_l in {"key", "issuekey", "project", "labels"}:
             value = peek()
             if value is None:
                 raise JqlError("Error in the JQL Query: expecting a value.")
@@ -167,6 +168,9 @@ def _membership(name: str, values: list[str]) -> Callable[[dict[str, Any]], bool
         return lambda issue: (
             str(issue["project_key"]).upper() in wanted or str(issue["project_id"]) in wanted
         )
+    if name == "labels":
+        wanted = {v.lower() for v in values}
+        return lambda issue: any(label.lower() in wanted for label in issue["labels"])
     raise JqlError(f"Error in the JQL Query: field '{name}' is not supported with 'in'.")
 
 

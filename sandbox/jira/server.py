@@ -3,111 +3,78 @@
 Every request is matched to an operation of `jira_platform_v3.json` and validated with openapi-core
 (path, method, query, body); every answer the sandbox gives is validated too (INTEGRATION_NOTES §7.3).
 Violations are recorded; `assert_no_violations()` fails a test that broke the contract. Cloud-only facts:
-`/search` is gone (410, §4.1), search is `/search/jql` with `nextPageToken`. Data Center: REST v2 only,
-`/search` with `startAt`/`total`.
+`/search` is gone (410, §4.1), search is `/search/jql` with `nextPageToken`, and a changelog expanded in
+an issue or a search keeps only the latest `changelog_limit` histories. Data Center: REST v2 only,
+`/search` with `startAt`/`total`, users by name, a personal access token as Bearer.
+
+Changelog order: `expand=changelog` answers the histories "sorted by date, starting from the most
+recent" (the `expand` description of getIssue and `/search/jql`); `GET /issue/{key}/changelog`
+answers them "sorted by date, starting from the oldest" (getChangeLogs). The sandbox does both.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import email.parser
+import email.policy
 import functools
 import itertools
 import json
 import re
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Self
 
 from aiohttp import web
 
-from sandbox.jira import jql
+from sandbox.jira import catalog, jql
 from sandbox.jira.contract import (
     Violation,
     find_operation,
     request_problem,
     response_problem,
+    rich_text_problem,
     text_field_violations,
 )
 from sandbox.jira.state import (
+    CUSTOM_KINDS,
     JSON,
     Account,
+    Attachment,
     ChangeItem,
+    Comment,
     FieldDef,
     History,
     Issue,
+    IssueLink,
+    IssueLinkType,
     IssueType,
     JiraError,
-    Priority,
+    Option,
     Project,
     RemoteLink,
     Status,
     Transition,
+    Workflow,
 )
+from sandbox.jira.values import adf_doc, adf_text, display, jira_time, option_json, parse_value
+from sandbox.jira.values import rich_text as render_rich_text
+
+__all__ = ["RecordedRequest", "SandboxJira", "adf_doc", "adf_text", "jira_time"]
 
 Mode = Literal["cloud", "datacenter"]
 
 _API = re.compile(r"^/rest/api/(?P<version>2|3|latest)/(?P<tail>.*)$")
 
-STATUSES = (
-    Status("10000", "To Do", 2, "new", "To Do", "blue-gray"),
-    Status("3", "In Progress", 4, "indeterminate", "In Progress", "yellow"),
-    Status("10001", "Done", 3, "done", "Done", "green"),
-)
-#: The workflow: To Do → In Progress → Done, and a global "Reopen" back to To Do.
-TRANSITIONS = (
-    Transition("11", "Start progress", "3", frozenset({"10000"})),
-    Transition("21", "Resolve", "10001", frozenset({"3"})),
-    Transition("31", "Reopen", "10000", frozenset({"3", "10001"})),
-)
-SYSTEM_FIELDS = (
-    FieldDef("summary", "Summary", False, "string"),
-    FieldDef("description", "Description", False, "string"),
-    FieldDef("environment", "Environment", False, "string"),
-    FieldDef("issuetype", "Issue Type", False, "issuetype"),
-    FieldDef("project", "Project", False, "project"),
-    FieldDef("priority", "Priority", False, "priority"),
-    FieldDef("status", "Status", False, "status"),
-    FieldDef("labels", "Labels", False, "array"),
-    FieldDef("assignee", "Assignee", False, "user"),
-    FieldDef("reporter", "Reporter", False, "user"),
-    FieldDef("created", "Created", False, "datetime"),
-    FieldDef("updated", "Updated", False, "datetime"),
-    FieldDef("resolution", "Resolution", False, "resolution"),
-)
-_USER_FIELDS = {"assignee", "reporter"}
-_READ_ONLY = {"status", "created", "updated", "resolution", "project"}
+#: Operations Atlassian has removed from Cloud (§4.1): answered 410 and recorded as violations.
+#: Other operations the spec marks deprecated still answer on Cloud (e.g. `GET /priority`, deprecated
+#: for priority schemes); calls to them are listed in `deprecated_calls`, not failed.
+REMOVED_ON_CLOUD = frozenset({"searchForIssuesUsingJql", "searchForIssuesUsingJqlPost"})
 
-
-def jira_time(moment: datetime) -> str:
-    """Jira's timestamp form: milliseconds and a `+0000` offset (spec examples, J1)."""
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
-
-
-def adf_text(value: Any) -> str:
-    """The plain text of an ADF document (paragraphs joined by newlines)."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict):
-        if value.get("type") == "text":
-            return str(value.get("text", ""))
-        parts = [adf_text(child) for child in value.get("content") or []]
-        joiner = "\n" if value.get("type") == "doc" else ""
-        return joiner.join(parts)
-    return ""
-
-
-def adf_doc(text: str) -> JSON:
-    return {
-        "type": "doc",
-        "version": 1,
-        "content": [
-            {"type": "paragraph", "content": [{"type": "text", "text": line}] if line else []}
-            for line in text.split("\n")
-        ],
-    }
+CustomFieldSpec = tuple[str, str] | tuple[str, str, Sequence[str]]
 
 
 @dataclass(frozen=True)
@@ -122,6 +89,7 @@ class RecordedRequest:
     status: int
     account_id: str | None
     at: float
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
 
 @dataclass
@@ -131,17 +99,42 @@ class _Fault:
     status: int
     retry_after: int | None
     times: int
+    delay: float = 0.0  # > 0: answer normally, this many seconds late
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One request, taken apart once for the operation handlers."""
+
+    op_id: str
+    version: str
+    parts: list[str]
+    query: list[tuple[str, str]]
+    body: Any
+    raw: bytes
+    content_type: str
+    headers: dict[str, str]
+    account: Account
+
+    @property
+    def params(self) -> dict[str, str]:
+        return dict(self.query)
 
 
 class SandboxJira:
-    """A local Jira. Start it, point the `jira` library at `base_url`.
+    """A local Jira. Start it, point a client at `base_url`.
 
     ```python
     async with SandboxJira(mode="cloud") as jira_sb:
-        client = JIRA(server=jira_sb.base_url, basic_auth=(jira_sb.bot.email, jira_sb.bot.api_token))
+        client = JiraCloud(jira_sb.base_url, username=jira_sb.bot.email, password=jira_sb.bot.api_token)
         ...
         jira_sb.assert_no_violations()
     ```
+
+    The site has the project `project_key` with `workflow` (by default the incident workflow of
+    `catalog.INCIDENT_WORKFLOW`), a follow-up project (`TASK`, the simple workflow) unless
+    `follow_up_project=None`, the custom fields of `catalog.DEFAULT_CUSTOM_FIELDS` (or
+    `custom_fields`: `(name, kind)` or `(name, kind, options)` with a kind of `state.CUSTOM_KINDS`).
     """
 
     def __init__(
@@ -150,20 +143,25 @@ class SandboxJira:
         mode: Mode = "cloud",
         project_key: str = "INC",
         project_name: str = "Incidents",
-        custom_fields: Iterable[tuple[str, str]] = (
-            ("Severity", "option"),
-            ("Slack channel", "string"),
-        ),
+        workflow: Workflow = catalog.INCIDENT_WORKFLOW,
+        follow_up_project: tuple[str, str] | None = ("TASK", "Follow-ups"),
+        custom_fields: Iterable[CustomFieldSpec] = catalog.DEFAULT_CUSTOM_FIELDS,
         reject_invalid_requests: bool = True,
         clock: Callable[[], datetime] | None = None,
+        changelog_limit: int = 100,
     ) -> None:
         self.mode: Mode = mode
         self.reject_invalid_requests = reject_invalid_requests
+        self.changelog_limit = changelog_limit
         self._clock = clock or (lambda: datetime.now(UTC))
         self._last_time: datetime | None = None
         self._ids = itertools.count(10001)
         self._history_ids = itertools.count(100001)
         self._link_ids = itertools.count(10000)
+        self._comment_ids = itertools.count(20001)
+        self._attachment_ids = itertools.count(30001)
+        self._issue_link_ids = itertools.count(40001)
+        self._option_ids = itertools.count(50001)
         self._tokens = itertools.count(1)
         self.accounts: dict[str, Account] = {}
         self.bot = self.add_user(
@@ -172,29 +170,25 @@ class SandboxJira:
             account_id="712020:f1ref1ghter-b0t",
             api_token="sandbox-bot-api-token",
         )
-        self.issue_types = {
-            t.id: t for t in (IssueType("10001", "Incident"), IssueType("10002", "Task"))
-        }
-        self.priorities = {
-            p.id: p
-            for p in (
-                Priority("1", "Highest"),
-                Priority("2", "High"),
-                Priority("3", "Medium"),
-                Priority("4", "Low"),
-            )
-        }
-        self.statuses = {s.id: s for s in STATUSES}
-        self.transitions = {t.id: t for t in TRANSITIONS}
-        self.fields: dict[str, FieldDef] = {f.id: f for f in SYSTEM_FIELDS}
+        self.issue_types = {t.id: t for t in catalog.ISSUE_TYPES}
+        self.priorities = {p.id: p for p in catalog.PRIORITIES}
+        self.link_types = {t.id: t for t in catalog.LINK_TYPES}
+        self.statuses: dict[str, Status] = {}
+        self.fields: dict[str, FieldDef] = {f.id: f for f in catalog.SYSTEM_FIELDS}
         self._custom_ids = itertools.count(10010)
-        for name, schema_type in custom_fields:
-            self.add_custom_field(name, schema_type)
+        for spec in custom_fields:
+            name, kind = spec[0], spec[1]
+            options: Sequence[str] = spec[2] if len(spec) > 2 else ()
+            self.add_custom_field(name, kind, options=options)
         self.projects: dict[str, Project] = {}
-        self.add_project(project_key, project_name)
+        self.add_project(project_key, project_name, workflow=workflow)
+        if follow_up_project is not None:
+            self.add_project(*follow_up_project, workflow=catalog.SIMPLE_WORKFLOW)
         self.issues: dict[str, Issue] = {}  # by id
+        self.issue_links: dict[str, IssueLink] = {}
         self.requests: list[RecordedRequest] = []
         self.violations: list[Violation] = []
+        self.deprecated_calls: list[str] = []
         self._faults: list[_Fault] = []
         self._outage: int | None = None
         self._pages: dict[str, tuple[str, int, int]] = {}  # nextPageToken -> (jql, offset, size)
@@ -227,7 +221,7 @@ class SandboxJira:
 
     @property
     def base_url(self) -> str:
-        """What `JIRA(server=...)` takes."""
+        """What a client takes as the site URL."""
         return f"http://127.0.0.1:{self._port}"
 
     # -- set-up and the "human" API ---------------------------------------------------------------
@@ -239,6 +233,7 @@ class SandboxJira:
         account_id: str | None = None,
         api_token: str | None = None,
         name: str | None = None,
+        email_visible: bool = True,
     ) -> Account:
         number = len(self.accounts) + 1
         account = Account(
@@ -247,26 +242,46 @@ class SandboxJira:
             email=email,
             api_token=api_token or f"sandbox-token-{number}",
             name=name or email.split("@", 1)[0],
+            email_visible=email_visible,
         )
         self.accounts[account.account_id] = account
         return account
 
-    def add_custom_field(self, name: str, schema_type: str = "string") -> str:
+    def add_custom_field(
+        self, name: str, kind: str = "string", *, options: Sequence[str] = ()
+    ) -> str:
+        """A custom field of a kind of `state.CUSTOM_KINDS`; option kinds take their allowed values."""
+        if kind not in CUSTOM_KINDS:
+            raise ValueError(f"unknown custom field kind {kind!r}; one of {sorted(CUSTOM_KINDS)}")
         field_id = f"customfield_{next(self._custom_ids)}"
-        custom_type = {
-            "option": "com.atlassian.jira.plugin.system.customfieldtypes:select",
-            "string": "com.atlassian.jira.plugin.system.customfieldtypes:textfield",
-        }.get(schema_type)
-        self.fields[field_id] = FieldDef(field_id, name, True, schema_type, custom_type)
+        schema = CUSTOM_KINDS[kind][1]
+        self.fields[field_id] = FieldDef(
+            field_id,
+            name,
+            True,
+            schema["type"],
+            kind,
+            options=tuple(Option(str(next(self._option_ids)), value) for value in options),
+            items=schema.get("items"),
+        )
         return field_id
 
     def field_id(self, name: str) -> str:
         return next(f.id for f in self.fields.values() if f.name == name)
 
-    def add_project(self, key: str, name: str) -> Project:
-        project = Project(str(next(self._ids)), key, name, tuple(self.issue_types))
+    def add_project(
+        self, key: str, name: str, *, workflow: Workflow = catalog.SIMPLE_WORKFLOW
+    ) -> Project:
+        for status in workflow.statuses:
+            known = self.statuses.setdefault(status.id, status)
+            if known != status:
+                raise ValueError(f"status id {status.id} is already {known.name!r}")
+        project = Project(str(next(self._ids)), key, name, tuple(self.issue_types), workflow)
         self.projects[project.id] = project
         return project
+
+    def project(self, key: str) -> Project:
+        return self._find_project(key)
 
     def issue(self, key_or_id: str) -> Issue:
         for issue in self.issues.values():
@@ -274,18 +289,43 @@ class SandboxJira:
                 return issue
         raise KeyError(key_or_id)
 
+    def status_name(self, issue: Issue) -> str:
+        return self.statuses[issue.status_id].name
+
+    def links_of(self, key: str) -> list[tuple[str, str, str]]:
+        """The issue links touching an issue, as `(inward key, link type name, outward key)`."""
+        issue = self.issue(key)
+        return [
+            (
+                self.issues[link.inward_issue_id].key,
+                self.link_types[link.type_id].name,
+                self.issues[link.outward_issue_id].key,
+            )
+            for link in self.issue_links.values()
+            if issue.id in (link.inward_issue_id, link.outward_issue_id)
+        ]
+
     def edit_as(self, account: Account, key: str, fields: JSON) -> Issue:
-        """A person edits the issue in Jira's UI: the change is recorded with that author."""
+        """A person edits the issue in Jira's UI (values in v3 form): recorded with that author."""
         issue = self.issue(key)
         self._apply(issue, self._parse_fields(fields, "3", creating=False), account)
         return issue
 
     def transition_as(self, account: Account, key: str, transition: str) -> Issue:
-        """A person moves the issue through the workflow (by transition id or name)."""
+        """A person moves the issue through its workflow (by transition id or name)."""
         issue = self.issue(key)
-        by_name = {t.name.lower(): t.id for t in self.transitions.values()}
+        by_name = {t.name.lower(): t.id for t in self._workflow(issue).transitions}
         self._do_transition(issue, by_name.get(transition.lower(), transition), account)
         return issue
+
+    def comment_as(self, account: Account, key: str, text: str) -> Comment:
+        """A person comments on the issue."""
+        return self._add_comment(self.issue(key), adf_doc(text), account)
+
+    def delete_as(self, account: Account, key: str) -> None:
+        """A person deletes the issue (and its links): it answers 404 from now on."""
+        del account  # Jira keeps no trace of who deleted an issue on the issue itself
+        self._delete(self.issue(key))
 
     # -- faults -----------------------------------------------------------------------------------
     def inject_status(
@@ -299,6 +339,23 @@ class SandboxJira:
     ) -> None:
         """The next `times` requests whose path matches the regex answer `status` (429, 5xx, ...)."""
         self._faults.append(_Fault(re.compile(path_pattern), method, status, retry_after, times))
+
+    def inject_rate_limit(
+        self, path_pattern: str = r".", *, retry_after: int = 30, times: int = 1
+    ) -> None:
+        """429 with `Retry-After` for the next `times` matching requests (`times` > 1: a storm)."""
+        self.inject_status(path_pattern, 429, retry_after=retry_after, times=times)
+
+    def inject_server_error(
+        self, path_pattern: str = r".", *, status: int = 500, times: int = 1
+    ) -> None:
+        self.inject_status(path_pattern, status, times=times)
+
+    def inject_delay(
+        self, path_pattern: str, seconds: float, *, times: int = 1, method: str | None = None
+    ) -> None:
+        """The next `times` matching requests are answered normally, `seconds` late."""
+        self._faults.append(_Fault(re.compile(path_pattern), method, 0, None, times, delay=seconds))
 
     def start_outage(self, status: int = 503) -> None:
         """Every request answers `status` until `end_outage()`."""
@@ -325,11 +382,16 @@ class SandboxJira:
         method, path = request.method, request.path
         query = [(k, v) for k, v in request.query.items()]
         body: Any = None
-        if raw:
+        if raw and request.content_type.startswith("multipart/"):
+            body = f"<multipart body, {len(raw)} bytes>"
+        elif raw:
             try:
                 body = json.loads(raw)
             except ValueError:
                 body = raw.decode("utf-8", "replace")
+        delay = self._take_delay(method, path)
+        if delay:
+            await asyncio.sleep(delay)
         account = self._authenticate(request.headers.get("Authorization", ""))
         operation = find_operation(method, path)
         status, payload, headers = self._answer(
@@ -345,6 +407,9 @@ class SandboxJira:
                 status=status,
                 account_id=account.account_id if account else None,
                 at=time.time(),
+                headers=tuple(
+                    (k, v) for k, v in request.headers.items() if k.lower() != "authorization"
+                ),
             )
         )
         if status == 204 or payload is None:
@@ -375,9 +440,20 @@ class SandboxJira:
         if self.mode == "datacenter" and version == "3":
             self._report(op_id, "unknown-path", "Jira Data Center has no REST v3")
             return 404, {"errorMessages": ["Not found"], "errors": {}}, {}
+        if self.mode == "datacenter" and op_id.startswith("searchAndReconsileIssuesUsingJql"):
+            self._report(op_id, "unknown-path", "Jira Data Center has no /search/jql")
+            return 404, {"errorMessages": ["Not found"], "errors": {}}, {}
         if operation.deprecated and self.mode == "cloud":
-            self._report(op_id, "deprecated", f"{method} {path} is deprecated and removed on Cloud")
-            return 410, {"errorMessages": ["The requested API has been removed."], "errors": {}}, {}
+            if op_id in REMOVED_ON_CLOUD:
+                self._report(
+                    op_id, "deprecated", f"{method} {path} is deprecated and removed on Cloud"
+                )
+                return (
+                    410,
+                    {"errorMessages": ["The requested API has been removed."], "errors": {}},
+                    {},
+                )
+            self.deprecated_calls.append(op_id)
         if account is None:
             return 401, {"errorMessages": ["You are not authenticated."], "errors": {}}, {}
         checked_query = query
@@ -391,12 +467,24 @@ class SandboxJira:
             self._report(op_id, "request", problem)
             if self.reject_invalid_requests:
                 return 400, {"errorMessages": [problem], "errors": {}}, {}
+        call = _Call(
+            op_id=op_id,
+            version=version,
+            parts=match["tail"].strip("/").split("/"),
+            query=query,
+            body=body,
+            raw=raw,
+            content_type=request.headers.get("Content-Type", ""),
+            headers={k.lower(): v for k, v in request.headers.items()},
+            account=account,
+        )
         try:
-            status, payload = self._dispatch(op_id, version, match["tail"], query, body, account)
+            status, payload = self._dispatch(call)
         except JiraError as error:
             status, payload = error.status, error.body()
-        # J2: 98 operations declare a JSON body on 204; Jira sends none, so skip 204 bodies.
-        if str(status) in operation.statuses and status != 204:
+        # J2: 98 operations declare a JSON body on 204 (and linkIssues an empty schema on its 201);
+        # Jira sends no body there, so an answer without a body is not validated.
+        if str(status) in operation.statuses and status != 204 and payload is not None:
             out = json.dumps(payload).encode()
             problem = response_problem(
                 method, path, checked_query, raw, request.content_type, status, out
@@ -405,17 +493,32 @@ class SandboxJira:
                 self._report(op_id, "sandbox-response", problem)
         return status, payload, {}
 
-    def _take_fault(self, method: str, path: str) -> tuple[int, JSON, dict[str, str]] | None:
-        if self._outage is not None:
-            return self._outage, {"errorMessages": ["Service unavailable"], "errors": {}}, {}
+    def _matching_faults(self, method: str, path: str) -> Iterable[_Fault]:
         for fault in self._faults:
             if fault.times <= 0 or (fault.method and fault.method != method):
                 continue
             if fault.pattern.search(path):
+                yield fault
+
+    def _take_delay(self, method: str, path: str) -> float:
+        for fault in self._matching_faults(method, path):
+            if fault.delay:
                 fault.times -= 1
-                headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after else {}
-                message = "Rate limit exceeded." if fault.status == 429 else "Injected failure"
-                return fault.status, {"errorMessages": [message], "errors": {}}, headers
+                return fault.delay
+        return 0.0
+
+    def _take_fault(self, method: str, path: str) -> tuple[int, JSON, dict[str, str]] | None:
+        if self._outage is not None:
+            return self._outage, {"errorMessages": ["Service unavailable"], "errors": {}}, {}
+        for fault in self._matching_faults(method, path):
+            if fault.delay:
+                continue
+            fault.times -= 1
+            headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after else {}
+            if fault.status == 429:
+                headers["RateLimit-Reason"] = "jira-burst-based"
+            message = "Rate limit exceeded." if fault.status == 429 else "Injected failure"
+            return fault.status, {"errorMessages": [message], "errors": {}}, headers
         return None
 
     def _authenticate(self, header: str) -> Account | None:
@@ -432,44 +535,59 @@ class SandboxJira:
             return next((a for a in self.accounts.values() if a.api_token == token), None)
         return None
 
-    def _dispatch(  # noqa: PLR0917
-        self,
-        op_id: str,
-        version: str,
-        tail: str,
-        query: list[tuple[str, str]],
-        body: Any,
-        account: Account,
-    ) -> tuple[int, Any]:
-        params = dict(query)
-        parts = tail.strip("/").split("/")
+    def _dispatch(self, call: _Call) -> tuple[int, Any]:
+        op_id, version, parts, params = call.op_id, call.version, call.parts, call.params
+        body = call.body if isinstance(call.body, dict) else {}
         if op_id == "getServerInfo":
             return 200, self._server_info()
         if op_id == "getCurrentUser":
-            return 200, self._user(account, version)
+            return 200, self._user(call.account, version)
+        if op_id == "findUsers":
+            return 200, self._find_users(call.query, version)
         if op_id == "getFields":
             return 200, [self._field(f) for f in self.fields.values()]
+        if op_id == "getPriorities":
+            return 200, [self._priority(p, version) for p in self.priorities.values()]
         if op_id == "getProject":
             return 200, self._project(self._find_project(parts[1]), version, full=True)
+        if op_id == "getAllStatuses":
+            return 200, self._project_statuses(self._find_project(parts[1]), version)
         if op_id == "getIssueAllTypes":
             return 200, [self._issue_type(t, version) for t in self.issue_types.values()]
+        if op_id == "getIssueLinkTypes":
+            return 200, {
+                "issueLinkTypes": [self._link_type(t, version) for t in self.link_types.values()]
+            }
+        if op_id == "linkIssues":
+            self._link(body, call.account)
+            return 201, None
         if op_id == "createIssue":
-            return 201, self._create(body, version, account)
+            return 201, self._create(body, version, call.account)
+        if op_id in {"searchAndReconsileIssuesUsingJql", "searchAndReconsileIssuesUsingJqlPost"}:
+            return 200, self._search_jql(_search_params(call.query, call.body), version)
+        if op_id in {"searchForIssuesUsingJql", "searchForIssuesUsingJqlPost"}:
+            return 200, self._search_paged(_search_params(call.query, call.body), version)
+        if len(parts) < 2 or parts[0] != "issue":
+            raise JiraError(501, [f"the sandbox does not implement {op_id}"])
+        issue = self._find_issue(parts[1])
         if op_id == "getIssue":
-            issue = self._find_issue(parts[1])
             return 200, self._issue_json(
-                issue, version, _field_list(query, "*all"), "changelog" in params.get("expand", "")
+                issue,
+                version,
+                _field_list(call.query, "*all"),
+                "changelog" in params.get("expand", ""),
             )
         if op_id == "editIssue":
-            issue = self._find_issue(parts[1])
-            self._edit(issue, body or {}, version, account)
+            self._edit(issue, body, version, call.account)
             if params.get("returnIssue") == "true":
                 return 200, self._issue_json(issue, version, ["*all"], False)
             return 204, None
+        if op_id == "deleteIssue":
+            self._delete(issue)
+            return 204, None
         if op_id == "getChangeLogs":
-            issue = self._find_issue(parts[1])
             start, size = int(params.get("startAt", 0)), int(params.get("maxResults", 100))
-            page = issue.histories[start : start + size]
+            page = issue.histories[start : start + size]  # oldest first (getChangeLogs)
             return 200, {
                 "startAt": start,
                 "maxResults": size,
@@ -478,26 +596,32 @@ class SandboxJira:
                 "values": [self._history(h, version) for h in page],
             }
         if op_id == "getTransitions":
-            issue = self._find_issue(parts[1])
-            return 200, {"transitions": [self._transition(t) for t in self._available(issue)]}
+            return 200, {
+                "transitions": [self._transition(t, version) for t in self._available(issue)]
+            }
         if op_id == "doTransition":
-            issue = self._find_issue(parts[1])
-            transition_id = str(((body or {}).get("transition") or {}).get("id", ""))
-            fields = self._parse_fields((body or {}).get("fields") or {}, version, creating=False)
-            self._do_transition(issue, transition_id, account, fields)
+            transition_id = str((body.get("transition") or {}).get("id", ""))
+            fields = self._parse_fields(body.get("fields") or {}, version, creating=False)
+            self._do_transition(
+                issue, transition_id, call.account, fields, body.get("historyMetadata")
+            )
             return 204, None
+        if op_id == "getComments":
+            start, size = int(params.get("startAt", 0)), int(params.get("maxResults", 100))
+            return 200, self._comment_page(issue, version, start, size)
+        if op_id == "addComment":
+            problem = rich_text_problem(version, body.get("body"))
+            if problem or body.get("body") in (None, ""):
+                self._report("comment", "text-format", f"body: {problem or 'empty'}")
+                raise JiraError(400, errors={"comment": f"Comment body: {problem or 'empty'}"})
+            comment = self._add_comment(issue, body["body"], call.account)
+            return 201, self._comment(comment, version)
+        if op_id == "addAttachment":
+            return 200, self._attach(issue, call)
         if op_id == "getRemoteIssueLinks":
-            issue = self._find_issue(parts[1])
             return 200, [self._remote_link(issue, link, version) for link in issue.remote_links]
         if op_id == "createOrUpdateRemoteIssueLink":
-            issue = self._find_issue(parts[1])
-            return self._add_remote_link(issue, body or {}, version)
-        if op_id in {"searchAndReconsileIssuesUsingJql", "searchAndReconsileIssuesUsingJqlPost"}:
-            if self.mode != "cloud":
-                raise JiraError(404, ["Not found"])
-            return 200, self._search_jql(_search_params(query, body))
-        if op_id in {"searchForIssuesUsingJql", "searchForIssuesUsingJqlPost"}:
-            return 200, self._search_paged(_search_params(query, body), version)
+            return self._add_remote_link(issue, body, version)
         raise JiraError(501, [f"the sandbox does not implement {op_id}"])
 
     # -- rendering ----------------------------------------------------------------------------------
@@ -523,18 +647,58 @@ class SandboxJira:
         out: JSON = {
             "self": f"{self.base_url}/rest/api/{version}/user?accountId={account.account_id}",
             "displayName": account.display_name,
-            "emailAddress": account.email,
             "active": account.active,
             "timeZone": account.time_zone,
         }
         if self.mode == "cloud":
             out["accountId"] = account.account_id
             out["accountType"] = "atlassian"
+            if account.email_visible:
+                out["emailAddress"] = account.email
         else:
             out["self"] = f"{self.base_url}/rest/api/2/user?username={account.name}"
             out["name"] = account.name
             out["key"] = account.name
+            out["emailAddress"] = account.email
         return out
+
+    def _find_users(self, query: list[tuple[str, str]], version: str) -> list[JSON]:
+        """Cloud: `query` matched as a prefix of the display name's words or of the e-mail (a hidden
+        e-mail only matches exactly). Data Center: `username` (required) matched the same way and
+        against the user name."""
+        params = dict(query)
+        if self.mode == "cloud":
+            if "username" in params:
+                raise JiraError(400, ["The 'username' parameter is no longer available on Cloud."])
+            text = params.get("query") or params.get("accountId")
+            if not text:
+                raise JiraError(400, ["One of 'query' or 'accountId' must be provided."])
+        else:
+            text = params.get("username")
+            if not text:
+                raise JiraError(400, ["The username query parameter was not provided"])
+        wanted = text.lower()
+        found = []
+        for account in self.accounts.values():
+            words = [w.lower() for w in account.display_name.split()]
+            email_matches = (
+                account.email.lower().startswith(wanted)
+                if account.email_visible or self.mode == "datacenter"
+                else account.email.lower() == wanted
+            )
+            if account.active and (
+                email_matches
+                or any(w.startswith(wanted) for w in words)
+                or account.account_id == text
+                or (self.mode == "datacenter" and account.name.lower().startswith(wanted))
+            ):
+                found.append(account)
+        start, size = int(params.get("startAt", 0)), int(params.get("maxResults", 50))
+        return [
+            user
+            for account in found[start : start + size]
+            if (user := self._user(account, version)) is not None
+        ]
 
     @staticmethod
     def _field(f: FieldDef) -> JSON:
@@ -543,11 +707,21 @@ class SandboxJira:
             "key": f.id,
             "name": f.name,
             "custom": f.custom,
-            "orderable": f.id not in _READ_ONLY,
-            "navigable": True,
+            "orderable": f.kind != "read-only",
+            "navigable": f.navigable,
             "searchable": True,
             "clauseNames": [f"cf[{f.id.rsplit('_', 1)[1]}]", f.name] if f.custom else [f.id],
             "schema": f.schema,
+        }
+
+    def _priority(self, priority: Any, version: str) -> JSON:
+        return {
+            "self": f"{self.base_url}/rest/api/{version}/priority/{priority.id}",
+            "id": priority.id,
+            "name": priority.name,
+            "description": "",
+            "statusColor": "#cccccc",
+            "iconUrl": f"{self.base_url}/images/icons/priorities/{priority.name.lower()}.svg",
         }
 
     def _issue_type(self, t: IssueType, version: str) -> JSON:
@@ -558,6 +732,15 @@ class SandboxJira:
             "description": "",
             "subtask": t.subtask,
             "hierarchyLevel": 0,
+        }
+
+    def _link_type(self, t: IssueLinkType, version: str) -> JSON:
+        return {
+            "id": t.id,
+            "name": t.name,
+            "inward": t.inward,
+            "outward": t.outward,
+            "self": f"{self.base_url}/rest/api/{version}/issueLinkType/{t.id}",
         }
 
     def _project(self, project: Project, version: str, *, full: bool = False) -> JSON:
@@ -575,6 +758,19 @@ class SandboxJira:
             ]
         return out
 
+    def _project_statuses(self, project: Project, version: str) -> list[JSON]:
+        statuses = [self._status(s, version) for s in project.workflow.statuses]
+        return [
+            {
+                "self": f"{self.base_url}/rest/api/{version}/issueType/{type_id}",
+                "id": type_id,
+                "name": self.issue_types[type_id].name,
+                "subtask": self.issue_types[type_id].subtask,
+                "statuses": statuses,
+            }
+            for type_id in project.issue_type_ids
+        ]
+
     def _status(self, status: Status, version: str) -> JSON:
         return {
             "self": f"{self.base_url}/rest/api/{version}/status/{status.id}",
@@ -590,11 +786,11 @@ class SandboxJira:
             },
         }
 
-    def _transition(self, t: Transition) -> JSON:
+    def _transition(self, t: Transition, version: str) -> JSON:
         return {
             "id": t.id,
             "name": t.name,
-            "to": self._status(self.statuses[t.to_status], "3"),
+            "to": self._status(self.statuses[t.to_status], version),
             "hasScreen": False,
             "isGlobal": not t.from_statuses,
             "isInitial": False,
@@ -618,7 +814,7 @@ class SandboxJira:
         return out
 
     def _history(self, history: History, version: str) -> JSON:
-        return {
+        out: JSON = {
             "id": history.id,
             "author": self._user(self.accounts[history.author], version),
             "created": jira_time(history.created),
@@ -635,34 +831,99 @@ class SandboxJira:
                 for item in history.items
             ],
         }
+        if history.metadata is not None:
+            out["historyMetadata"] = history.metadata
+        return out
+
+    def _comment(self, comment: Comment, version: str) -> JSON:
+        author = self._user(self.accounts[comment.author], version)
+        return {
+            "self": f"{self.base_url}/rest/api/{version}/comment/{comment.id}",
+            "id": comment.id,
+            "author": author,
+            "updateAuthor": author,
+            "body": render_rich_text(comment.body, version),
+            "created": jira_time(comment.created),
+            "updated": jira_time(comment.created),
+            "jsdPublic": True,
+        }
+
+    def _comment_page(self, issue: Issue, version: str, start: int = 0, size: int = 100) -> JSON:
+        return {
+            "startAt": start,
+            "maxResults": size,
+            "total": len(issue.comments),
+            "comments": [self._comment(c, version) for c in issue.comments[start : start + size]],
+        }
+
+    def _attachment(self, attachment: Attachment, version: str) -> JSON:
+        return {
+            "self": f"{self.base_url}/rest/api/{version}/attachment/{attachment.id}",
+            "id": attachment.id,
+            "filename": attachment.filename,
+            "author": self._user(self.accounts[attachment.author], version),
+            "created": jira_time(attachment.created),
+            "size": attachment.size,
+            "mimeType": attachment.mime_type,
+            "content": f"{self.base_url}/rest/api/{version}/attachment/content/{attachment.id}",
+        }
+
+    def _linked_issue(self, issue: Issue, version: str) -> JSON:
+        return {
+            "id": issue.id,
+            "key": issue.key,
+            "self": f"{self.base_url}/rest/api/{version}/issue/{issue.id}",
+            "fields": {
+                "summary": issue.values.get("summary"),
+                "status": self._status(self.statuses[issue.status_id], version),
+                "priority": self._render_value(issue, "priority", version),
+                "issuetype": self._render_value(issue, "issuetype", version),
+            },
+        }
+
+    def _issue_links(self, issue: Issue, version: str) -> list[JSON]:
+        """Jira shows a link on both issues: on the inward issue with the other as `outwardIssue`,
+        on the outward issue with the other as `inwardIssue`."""
+        out = []
+        for link in self.issue_links.values():
+            if issue.id not in (link.inward_issue_id, link.outward_issue_id):
+                continue
+            entry: JSON = {
+                "id": link.id,
+                "self": f"{self.base_url}/rest/api/{version}/issueLink/{link.id}",
+                "type": self._link_type(self.link_types[link.type_id], version),
+            }
+            if link.inward_issue_id == issue.id:
+                entry["outwardIssue"] = self._linked_issue(
+                    self.issues[link.outward_issue_id], version
+                )
+            else:
+                entry["inwardIssue"] = self._linked_issue(
+                    self.issues[link.inward_issue_id], version
+                )
+            out.append(entry)
+        return out
 
     def _render_value(self, issue: Issue, field_id: str, version: str) -> Any:
         value = issue.values.get(field_id)
-        if field_id in {"description", "environment"}:
-            if value is None:
-                return None
-            return (
-                adf_text(value)
-                if version == "2"
-                else (value if isinstance(value, dict) else adf_doc(value))
-            )
+        definition = self.fields[field_id]
+        if definition.kind in {"rich-text", "textarea"}:
+            return render_rich_text(value, version)
         if field_id == "issuetype":
             return self._issue_type(self.issue_types[str(value)], version)
         if field_id == "project":
             return self._project(self.projects[issue.project_id], version)
         if field_id == "priority":
             priority = self.priorities.get(str(value)) if value else None
-            if priority is None:
-                return None
-            return {
-                "self": f"{self.base_url}/rest/api/{version}/priority/{priority.id}",
-                "id": priority.id,
-                "name": priority.name,
-            }
+            return self._priority(priority, version) if priority else None
         if field_id == "status":
             return self._status(self.statuses[str(value)], version)
-        if field_id in _USER_FIELDS:
+        if definition.kind == "user":
             return self._user(self.accounts.get(str(value)) if value else None, version)
+        if definition.kind == "option":
+            return option_json(self.base_url, version, value) if value else None
+        if definition.kind == "multi-option":
+            return [option_json(self.base_url, version, v) for v in value or []] or None
         if field_id == "created":
             return jira_time(issue.created)
         if field_id == "updated":
@@ -670,16 +931,25 @@ class SandboxJira:
         if field_id == "resolution":
             done = self.statuses[issue.status_id].category_key == "done"
             return {"id": "10000", "name": "Done", "description": ""} if done else None
+        if field_id == "issuelinks":
+            return self._issue_links(issue, version)
+        if field_id == "attachment":
+            return [self._attachment(a, version) for a in issue.attachments]
+        if field_id == "comment":
+            return self._comment_page(issue, version)
         return value
 
     def _issue_json(
         self, issue: Issue, version: str, wanted: list[str], with_changelog: bool
     ) -> JSON:
         names = set(self.fields)
+        navigable = {f.id for f in self.fields.values() if f.navigable}
         selected: set[str] = set()
         for item in wanted:
-            if item in {"*all", "*navigable"}:
+            if item == "*all":
                 selected |= names
+            elif item == "*navigable":
+                selected |= navigable
             elif item.startswith("-"):
                 selected.discard(item[1:])
             elif item in names:
@@ -693,11 +963,15 @@ class SandboxJira:
         if selected:
             out["fields"] = {f: self._render_value(issue, f, version) for f in sorted(selected)}
         if with_changelog:
-            histories = list(reversed(issue.histories))  # most recent first (getIssue, §4.3)
+            # Most recent first (the `expand=changelog` description); Cloud keeps only the latest
+            # `changelog_limit` and says so with `total` > `maxResults`.
+            histories = list(reversed(issue.histories))
+            if self.mode == "cloud":
+                histories = histories[: self.changelog_limit]
             out["changelog"] = {
                 "startAt": 0,
                 "maxResults": len(histories),
-                "total": len(histories),
+                "total": len(issue.histories),
                 "histories": [self._history(h, version) for h in histories],
             }
         return out
@@ -711,6 +985,9 @@ class SandboxJira:
             now = self._last_time + timedelta(milliseconds=1)
         self._last_time = now
         return now
+
+    def _workflow(self, issue: Issue) -> Workflow:
+        return self.projects[issue.project_id].workflow
 
     def _find_project(self, key_or_id: str) -> Project:
         for project in self.projects.values():
@@ -737,61 +1014,52 @@ class SandboxJira:
         raise JiraError(400, errors={what: f"The {what} is invalid: {json.dumps(ref)}."})
 
     def _user_ref(self, ref: Any, what: str) -> str | None:
+        """Cloud names people by `accountId` only; Data Center by `name` (or `key`)."""
         if ref is None:
             return None
         if isinstance(ref, dict):
             for account in self.accounts.values():
-                if ref.get("accountId") == account.account_id or (
-                    self.mode == "datacenter" and ref.get("name") == account.name
-                ):
+                if self.mode == "cloud" and ref.get("accountId") == account.account_id:
+                    return account.account_id
+                if self.mode == "datacenter" and account.name in (ref.get("name"), ref.get("key")):
                     return account.account_id
         raise JiraError(400, errors={what: f"User '{json.dumps(ref)}' does not exist."})
 
+    def _rich_fields(self) -> tuple[str, ...]:
+        return tuple(f.id for f in self.fields.values() if f.kind in {"rich-text", "textarea"})
+
     def _parse_fields(self, fields: JSON, version: str, *, creating: bool) -> JSON:
         """REST `fields` → stored values, with Jira's field errors (400) for what it refuses."""
-        for problem in text_field_violations(version, fields):
+        for problem in text_field_violations(version, fields, self._rich_fields()):
             self._report("fields", "text-format", problem)
             raise JiraError(400, errors={problem.split(":", 1)[0][7:]: problem})
         parsed: JSON = {}
         for name, value in fields.items():
-            if name == "project":
-                if not creating:
-                    raise JiraError(
-                        400,
-                        errors={
-                            name: "Field 'project' cannot be set. It is not on the appropriate screen, or unknown."
-                        },
-                    )
+            if name == "project" and creating:
+                if not isinstance(value, dict):
+                    raise JiraError(400, errors={name: "project is required"})
                 parsed[name] = self._find_project(str(value.get("key") or value.get("id"))).id
-            elif name == "issuetype":
-                parsed[name] = self._by_ref(self.issue_types, value, name)
-            elif name == "priority":
-                parsed[name] = self._by_ref(self.priorities, value, name) if value else None
-            elif name in _USER_FIELDS:
-                parsed[name] = self._user_ref(value, name)
-            elif name == "labels":
-                if not isinstance(value, list) or not all(
-                    isinstance(v, str) and " " not in v for v in value
-                ):
-                    raise JiraError(400, errors={name: "Labels must be strings without spaces."})
-                parsed[name] = list(value)
-            elif name == "summary":
-                if not isinstance(value, str) or not value.strip():
-                    raise JiraError(400, errors={name: "You must specify a summary of the issue."})
-                parsed[name] = value
-            elif name in self.fields and name not in _READ_ONLY:
-                parsed[name] = value
-            else:
+                continue
+            definition = self.fields.get(name)
+            if definition is None or definition.kind == "read-only":
                 raise JiraError(
                     400,
                     errors={
                         name: f"Field '{name}' cannot be set. It is not on the appropriate screen, or unknown."
                     },
                 )
+            parsed[name] = parse_value(
+                definition,
+                value,
+                version,
+                self._user_ref,
+                functools.partial(self._by_ref, self.priorities),
+                functools.partial(self._by_ref, self.issue_types),
+            )
         return parsed
 
-    def _create(self, body: Any, version: str, account: Account) -> JSON:
-        fields = (body or {}).get("fields") or {}
+    def _create(self, body: JSON, version: str, account: Account) -> JSON:
+        fields = body.get("fields") or {}
         missing = {
             name: f"{self.fields[name].name} is required."
             for name in ("project", "issuetype", "summary")
@@ -801,6 +1069,8 @@ class SandboxJira:
             raise JiraError(400, errors=missing)
         values = self._parse_fields(fields, version, creating=True)
         project = self.projects[values.pop("project")]
+        if values["issuetype"] not in project.issue_type_ids:
+            raise JiraError(400, errors={"issuetype": "Specify a valid issue type"})
         now = self._now()
         issue_id = str(next(self._ids))
         key = f"{project.key}-{project.next_number}"
@@ -808,7 +1078,7 @@ class SandboxJira:
         values.setdefault("reporter", account.account_id)
         values.setdefault("labels", [])
         values.setdefault("priority", "3")
-        values["status"] = STATUSES[0].id
+        values["status"] = project.workflow.initial.id
         self.issues[issue_id] = Issue(issue_id, key, project.id, values, now, now)
         return {
             "id": issue_id,
@@ -838,37 +1108,42 @@ class SandboxJira:
                             400, errors={name: f"Operation '{verb}' is not supported on '{name}'."}
                         )
             values[name] = current
-        self._apply(issue, values, account)
+        self._apply(issue, values, account, body.get("historyMetadata"))
 
-    def _display(self, field_id: str, value: Any) -> tuple[str | None, str | None]:
-        """(`from`/`to`, `fromString`/`toString`) of a changelog item, as Jira writes them."""
-        if value is None or value == []:
-            return None, None
-        if field_id == "status":
-            return str(value), self.statuses[str(value)].name
-        if field_id == "priority":
-            return str(value), self.priorities[str(value)].name
-        if field_id == "issuetype":
-            return str(value), self.issue_types[str(value)].name
-        if field_id in _USER_FIELDS:
-            return str(value), self.accounts[str(value)].display_name
-        if field_id == "labels":
-            return None, " ".join(value)
-        if isinstance(value, dict) and "value" in value:  # option fields
-            return str(value.get("id")) if value.get("id") else None, str(value["value"])
-        if isinstance(value, dict):
-            return None, adf_text(value)
-        return None, str(value)
+    def _delete(self, issue: Issue) -> None:
+        del self.issues[issue.id]
+        self.issue_links = {
+            link_id: link
+            for link_id, link in self.issue_links.items()
+            if issue.id not in (link.inward_issue_id, link.outward_issue_id)
+        }
 
-    def _apply(self, issue: Issue, values: JSON, author: Account) -> None:
+    def _names(self, kind: str, item_id: str) -> str:
+        tables: dict[str, dict[str, Any]] = {
+            "status": self.statuses,
+            "priority": self.priorities,
+            "issuetype": self.issue_types,
+        }
+        return str(tables[kind][item_id].name)
+
+    def _apply(
+        self, issue: Issue, values: JSON, author: Account, metadata: JSON | None = None
+    ) -> None:
         items: list[ChangeItem] = []
         for field_id, new in values.items():
             old = issue.values.get(field_id)
-            if old == new:
+            if old == new or (old in (None, []) and new in (None, [])):
                 continue
             definition = self.fields[field_id]
-            old_id, old_text = self._display(field_id, old)
-            new_id, new_text = self._display(field_id, new)
+            show = functools.partial(
+                display,
+                definition,
+                names=self._names,
+                user=self.accounts.__getitem__,
+                datacenter=self.mode == "datacenter",
+            )
+            old_id, old_text = show(old)
+            new_id, new_text = show(new)
             items.append(
                 ChangeItem(
                     field=definition.name if definition.custom else field_id,
@@ -881,28 +1156,109 @@ class SandboxJira:
                 )
             )
             issue.values[field_id] = new
+        self._record(issue, author, items, metadata)
+
+    def _record(
+        self, issue: Issue, author: Account, items: list[ChangeItem], metadata: JSON | None = None
+    ) -> None:
         if items:
             now = self._now()
             issue.updated = now
             issue.histories.append(
-                History(str(next(self._history_ids)), author.account_id, now, items)
+                History(str(next(self._history_ids)), author.account_id, now, items, metadata)
             )
 
     def _available(self, issue: Issue) -> list[Transition]:
         return [
             t
-            for t in self.transitions.values()
+            for t in self._workflow(issue).transitions
             if (not t.from_statuses or issue.status_id in t.from_statuses)
             and t.to_status != issue.status_id
         ]
 
     def _do_transition(
-        self, issue: Issue, transition_id: str, account: Account, fields: JSON | None = None
+        self,
+        issue: Issue,
+        transition_id: str,
+        account: Account,
+        fields: JSON | None = None,
+        metadata: JSON | None = None,
     ) -> None:
         transition = next((t for t in self._available(issue) if t.id == transition_id), None)
         if transition is None:
             raise JiraError(400, [f"Transition id '{transition_id}' is not valid for this issue."])
-        self._apply(issue, {**(fields or {}), "status": transition.to_status}, account)
+        self._apply(issue, {**(fields or {}), "status": transition.to_status}, account, metadata)
+
+    def _add_comment(self, issue: Issue, body: Any, account: Account) -> Comment:
+        comment = Comment(str(next(self._comment_ids)), account.account_id, body, self._now())
+        issue.comments.append(comment)
+        issue.updated = comment.created  # a comment bumps `updated` without a changelog entry
+        return comment
+
+    def _issue_by_ref(self, ref: Any) -> Issue:
+        if not isinstance(ref, dict) or not (ref.get("key") or ref.get("id")):
+            raise JiraError(400, ["An issue must be given by key or id."])
+        try:
+            return self.issue(str(ref.get("key") or ref.get("id")))
+        except KeyError:
+            raise JiraError(404, [f"Issue Does Not Exist: {json.dumps(ref)}"]) from None
+
+    def _link(self, body: JSON, account: Account) -> None:
+        ref = body.get("type") or {}
+        link_type = next(
+            (
+                t
+                for t in self.link_types.values()
+                if ref.get("id") == t.id or (ref.get("name") or "").lower() == t.name.lower()
+            ),
+            None,
+        )
+        if link_type is None:
+            raise JiraError(404, [f"No issue link type with name '{ref.get('name')}' found."])
+        inward = self._issue_by_ref(body.get("inwardIssue"))
+        outward = self._issue_by_ref(body.get("outwardIssue"))
+        link = IssueLink(str(next(self._issue_link_ids)), link_type.id, inward.id, outward.id)
+        self.issue_links[link.id] = link
+        # Jira records the link in both issues' histories ("This issue relates to INC-2").
+        for issue, phrase, other in (
+            (inward, link_type.outward, outward),
+            (outward, link_type.inward, inward),
+        ):
+            text = f"This issue {phrase} {other.key}"
+            item = ChangeItem("Link", "jira", "issuelinks", None, None, other.key, text)
+            self._record(issue, account, [item])
+
+    def _attach(self, issue: Issue, call: _Call) -> list[JSON]:
+        # Jira's XSRF protection blocks attachment uploads without this header (addAttachment).
+        if call.headers.get("x-atlassian-token", "").lower() != "no-check":
+            raise JiraError(403, ["XSRF check failed"])
+        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+            b"Content-Type: " + call.content_type.encode() + b"\r\n\r\n" + call.raw
+        )
+        added = []
+        for part in message.iter_parts():
+            if part.get_param("name", header="content-disposition") != "file":
+                continue
+            content = part.get_payload(decode=True)
+            assert isinstance(content, bytes)
+            attachment = Attachment(
+                str(next(self._attachment_ids)),
+                part.get_filename() or "file",
+                len(content),
+                part.get_content_type(),
+                call.account.account_id,
+                self._now(),
+                content,
+            )
+            issue.attachments.append(attachment)
+            added.append(attachment)
+            item = ChangeItem(
+                "Attachment", "jira", "attachment", None, None, attachment.id, attachment.filename
+            )
+            self._record(issue, call.account, [item])
+        if not added:
+            raise JiraError(400, ["No file part named 'file' in the multipart body."])
+        return [self._attachment(a, call.version) for a in added]
 
     def _add_remote_link(self, issue: Issue, body: JSON, version: str) -> tuple[int, JSON]:
         obj = body.get("object") or {}
@@ -956,6 +1312,7 @@ class SandboxJira:
                     "project_id": issue.project_id,
                     "project_key": self.projects[issue.project_id].key,
                     "updated": issue.updated,
+                    "labels": tuple(issue.values.get("labels") or ()),
                 }
             )
         ]
@@ -964,7 +1321,7 @@ class SandboxJira:
             found.sort(key=functools.partial(_sort_key, name=name), reverse=descending)
         return found
 
-    def _search_jql(self, params: JSON) -> JSON:
+    def _search_jql(self, params: JSON, version: str) -> JSON:
         token = params.get("nextPageToken")
         if token:
             if token not in self._pages or self._pages[token][0] != params.get("jql", ""):
@@ -978,7 +1335,7 @@ class SandboxJira:
         page = found[offset : offset + size]
         expand = "changelog" in str(params.get("expand") or "")
         out: JSON = {
-            "issues": [self._issue_json(i, "3", wanted, expand) for i in page],
+            "issues": [self._issue_json(i, version, wanted, expand) for i in page],
             "isLast": offset + size >= len(found),
         }
         if not out["isLast"]:

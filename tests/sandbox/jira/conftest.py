@@ -4,8 +4,13 @@ library pointed at it (built in a thread: its constructor does I/O, INTEGRATION_
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 from collections.abc import AsyncIterator
+from typing import Any
 
+import aiohttp
+import pytest
 import pytest_asyncio
 from jira import JIRA
 
@@ -48,3 +53,42 @@ async def datacenter_client(sandbox: SandboxJira) -> JIRA:
 @pytest_asyncio.fixture
 async def jira_cloud(cloud: SandboxJira) -> JIRA:
     return await cloud_client(cloud)
+
+
+def auth_header(sandbox: SandboxJira) -> dict[str, str]:
+    """Cloud: Basic e-mail + API token; Data Center: Bearer personal access token."""
+    if sandbox.mode == "datacenter":
+        return {"Authorization": f"Bearer {sandbox.bot.api_token}"}
+    raw = f"{sandbox.bot.email}:{sandbox.bot.api_token}".encode()
+    return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+
+
+class Rest:
+    """Plain HTTP against the sandbox, for checking its own behaviour without a client library."""
+
+    def __init__(self, sandbox: SandboxJira, http: aiohttp.ClientSession) -> None:
+        self.sandbox = sandbox
+        self.http = http
+        self.version = "2" if sandbox.mode == "datacenter" else "3"
+
+    def url(self, tail: str) -> str:
+        return f"{self.sandbox.base_url}/rest/api/{self.version}/{tail.lstrip('/')}"
+
+    async def call(self, method: str, tail: str, **kwargs: Any) -> tuple[int, Any]:
+        async with self.http.request(method, self.url(tail), **kwargs) as response:
+            text = await response.text()
+            return response.status, json.loads(text) if text else None
+
+
+@pytest_asyncio.fixture(params=["cloud", "datacenter"])
+async def site(request: pytest.FixtureRequest) -> AsyncIterator[SandboxJira]:
+    """Each deployment in turn; teardown fails the test on any contract violation."""
+    async with SandboxJira(mode=request.param) as sandbox:
+        yield sandbox
+        sandbox.assert_no_violations()
+
+
+@pytest_asyncio.fixture
+async def rest(site: SandboxJira) -> AsyncIterator[Rest]:
+    async with aiohttp.ClientSession(headers=auth_header(site)) as http:
+        yield Rest(site, http)

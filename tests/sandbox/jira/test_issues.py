@@ -44,12 +44,14 @@ async def test_creating_an_issue_stores_it_and_get_issue_returns_its_fields(
     assert cloud.calls("createIssue")[0].path == "/rest/api/2/issue"
 
 
-async def test_an_issue_moves_through_a_two_step_workflow_path() -> None:
+async def test_a_follow_up_task_moves_through_the_simple_two_step_workflow() -> None:
     # The `jira` library sends `{"transition": {"id": 11}}`: an integer where the spec wants a string
     # (INTEGRATION_NOTES §3.1). The sandbox records it; here it lets the call through to test the rest.
     async with SandboxJira(mode="cloud", reject_invalid_requests=False) as sandbox:
         client = await cloud_client(sandbox)
-        issue = await asyncio.to_thread(client.create_issue, fields=_incident(sandbox, "DB slow"))
+        fields = {**_incident(sandbox, "DB slow"), "project": {"key": "TASK"}}
+        fields["issuetype"] = {"name": "Task"}
+        issue = await asyncio.to_thread(client.create_issue, fields=fields)
         names = [t["name"] for t in await asyncio.to_thread(client.transitions, issue.key)]
         assert names == ["Start progress"]
 
@@ -58,6 +60,7 @@ async def test_an_issue_moves_through_a_two_step_workflow_path() -> None:
 
         done = await asyncio.to_thread(client.issue, issue.key, expand="changelog")
         assert done.fields.status.name == "Done"
+        assert done.fields.resolution is not None
         assert done.fields.resolution.name == "Done"
         steps = [
             (item.fromString, item.toString)

@@ -68,7 +68,7 @@ async def test_cloud_search_filters_by_the_jql_subset_and_pages_by_token() -> No
 async def test_cloud_search_jql_by_post_on_v3_answers_ids_only_by_default(
     cloud: SandboxJira, jira_cloud: JIRA
 ) -> None:
-    await asyncio.to_thread(jira_cloud.create_issue, fields=_fields("one"))
+    created = await asyncio.to_thread(jira_cloud.create_issue, fields=_fields("one"))
     async with (
         aiohttp.ClientSession(headers=_basic(cloud)) as http,
         http.post(
@@ -81,9 +81,9 @@ async def test_cloud_search_jql_by_post_on_v3_answers_ids_only_by_default(
             "issues": [
                 {
                     "expand": response_expand(),
-                    "id": "10002",
+                    "id": created.id,
                     "key": "INC-1",
-                    "self": f"{cloud.base_url}/rest/api/3/issue/10002",
+                    "self": f"{cloud.base_url}/rest/api/3/issue/{created.id}",
                 }
             ],
             "isLast": True,
