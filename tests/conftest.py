@@ -174,3 +174,50 @@ async def spawn_bot(env: dict[str, str], *, capture: bool = False) -> object:
         stdout=output,
         stderr=output,
     )
+
+
+@pytest_asyncio.fixture(params=["cloud", "datacenter"])
+async def jira(request: pytest.FixtureRequest, catalog: object) -> AsyncIterator[object]:
+    """The sandbox Jira (Cloud, then Data Center), shaped like the example catalog's Jira section,
+    with Alice and Bob as users; a test fails at teardown on any contract violation."""
+    from sandbox.jira import SandboxJira
+    from sandbox.jira.seed import seed_site
+
+    async with SandboxJira(mode=request.param) as sandbox:
+        seed_site(
+            sandbox,
+            catalog,  # type: ignore[arg-type]
+            people=[("Alice Martin", "alice@example.com"), ("Bob Nguyen", "bob@example.com")],
+        )
+        yield sandbox
+        sandbox.assert_no_violations()
+
+
+@pytest_asyncio.fixture
+async def jira_bot(
+    db: object, slack: object, jira: object, catalog: object
+) -> AsyncIterator[object]:
+    """The wired bot with Jira switched on against the sandbox Jira. The pull job runs only when a
+    test calls ``ticket_pull.pull()`` (its interval is an hour)."""
+    from contextlib import AsyncExitStack
+
+    from bot.config import Settings
+    from bot.main import start_bot
+
+    cloud = jira.mode == "cloud"  # type: ignore[attr-defined]
+    settings = Settings(
+        slack_bot_token=slack.bot_token,  # type: ignore[attr-defined]
+        slack_app_token=slack.app_token,  # type: ignore[attr-defined]
+        slack_api_url=slack.base_url,  # type: ignore[attr-defined]
+        http_host="127.0.0.1",
+        http_port=0,
+        jira_url=jira.base_url,  # type: ignore[attr-defined]
+        jira_user=jira.bot.email if cloud else None,  # type: ignore[attr-defined]
+        jira_api_token=jira.bot.api_token,  # type: ignore[attr-defined]
+        jira_cloud=cloud,
+        jira_pull_seconds=3600,
+    )
+    async with AsyncExitStack() as stack:
+        running = await start_bot(settings, catalog, stack)  # type: ignore[arg-type]
+        await slack.wait_for_connection()  # type: ignore[attr-defined]
+        yield running
