@@ -450,3 +450,176 @@ class Docs(Protocol):
     async def close(self) -> None:
         """Release the HTTP connections."""
         ...
+
+
+# ---------------------------------------------------------------------------------------------------
+# --- Pager (PagerDuty) ---
+# Who is on call, paging a service once per (incident, service), notes, acknowledging/resolving the
+# pages the bot opened, and reading what responders did since the last pull.
+# ---------------------------------------------------------------------------------------------------
+
+
+class PagerError(IntegrationError):
+    """A PagerDuty call failed. Codes:
+
+    - ``not_found`` (404: the incident, user or escalation policy does not exist),
+      ``unknown_service`` (the service to page or to read on-call for does not exist),
+      ``forbidden`` (401/402/403: a bad API key, an account without the ability, or a ``From``
+      address PagerDuty does not accept);
+    - ``invalid`` (400): PagerDuty refused the request; ``detail`` has its ``errors``;
+    - transient: ``ratelimited`` (429; ``retry_after`` from ``Retry-After`` or PagerDuty's
+      ``ratelimit-reset`` header when present), ``unavailable`` (5xx, or an answer that is not
+      PagerDuty JSON), ``network`` (timeout, connection refused or dropped)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PagerUser:
+    id: str
+    name: str
+    email: str
+    """What the bot matches Slack users on."""
+
+
+@dataclass(frozen=True, slots=True)
+class OnCallShift:
+    level: int
+    """The escalation level, from 1 (paged first)."""
+    user: PagerUser
+    schedule: str | None
+    """The schedule's name when the level targets a schedule; None for a user named directly."""
+    start: datetime | None = None
+    end: datetime | None = None
+    """When the shift ends; None when it does not (a user target, an open-ended shift)."""
+
+
+@dataclass(frozen=True, slots=True)
+class OnCall:
+    """Who is on call now for one escalation policy, every level."""
+
+    escalation_policy_id: str
+    escalation_policy_name: str
+    shifts: tuple[OnCallShift, ...]
+    """Ordered by level, then name; empty when nobody is on call."""
+
+    def level(self, level: int) -> tuple[PagerUser, ...]:
+        return tuple(shift.user for shift in self.shifts if shift.level == level)
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    """Page a service for a FireFighter incident."""
+
+    incident_id: int
+    service_id: str
+    """The PagerDuty service id (``PXXXXXX``)."""
+    title: str
+    details: str
+    channel_url: str
+    """The incident's Slack channel: it travels with the page so responders can join."""
+    urgency: str = "high"
+    """``high`` or ``low`` (PagerDuty's urgencies)."""
+    escalation_policy_id: str | None = None
+    """Page this policy instead of the service's own."""
+
+    @property
+    def key(self) -> str:
+        """PagerDuty's ``incident_key``: one per (incident, service), so a repeat finds the first."""
+        return f"firefighter-{self.incident_id}-{self.service_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class PagerAck:
+    at: datetime
+    user_id: str | None
+    """None when a service or an integration acknowledged (not a person)."""
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class PagerIncident:
+    id: str
+    number: int
+    url: str
+    """The incident's page for people (``html_url``)."""
+    status: str
+    """``triggered``, ``acknowledged``, ``resolved`` (PagerDuty may add more: kept as sent)."""
+    key: str | None
+    service_id: str
+    title: str
+    urgency: str
+    created_at: datetime
+    last_status_change_at: datetime
+    assignees: tuple[str, ...]
+    """User ids the incident is assigned to now (the paged responders)."""
+    acknowledgements: tuple[PagerAck, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PagerEvent:
+    """One thing that happened to a PagerDuty incident (a log entry), for the pull job."""
+
+    id: str
+    """The log entry id: overlapping pull windows see an entry twice; this de-duplicates."""
+    incident_id: str
+    kind: str
+    """``triggered``, ``assigned``, ``acknowledged``, ``unacknowledged``, ``escalated``,
+    ``note`` or ``resolved``."""
+    at: datetime
+    by: PagerUser | None
+    """The person who did it; None for a service, an integration or a timeout."""
+    by_bot: bool
+    """Done through the bot's own ``From`` address (echoes of the bot's own writes)."""
+    text: str = ""
+    """The note's content, the resolution, or PagerDuty's summary of the entry."""
+
+
+class Pager(Protocol):
+    """What the bot does in PagerDuty, by capability (``integrations.pagerduty.PagerDutyPager``
+    implements it). Every method raises ``PagerError``; none retries on its own (backoff is the
+    outbox's)."""
+
+    async def on_call(
+        self, *, service_id: str | None = None, escalation_policy_id: str | None = None
+    ) -> OnCall:
+        """Who is on call now for the service's escalation policy (or the one given), per level,
+        with e-mails. Nobody on call is an empty ``shifts``, not an error."""
+        ...
+
+    async def trigger(self, page: PageRequest) -> PagerIncident:
+        """Open a PagerDuty incident for ``page`` — unless one with ``page.key`` exists already
+        (whatever its status), which is returned instead: retries after a lost answer, and two
+        calls at once, leave one incident."""
+        ...
+
+    async def find_incident(
+        self, key: str, *, service_id: str | None = None
+    ) -> PagerIncident | None:
+        """The incident opened with this ``incident_key``, if any."""
+        ...
+
+    async def incident(self, incident_id: str) -> PagerIncident | None:
+        """The incident now; None when it does not exist."""
+        ...
+
+    async def add_note(self, incident_id: str, text: str) -> None: ...
+
+    async def acknowledge(self, incident_id: str) -> PagerIncident:
+        """Acknowledge as the bot (its ``From`` address)."""
+        ...
+
+    async def resolve(self, incident_id: str, *, resolution: str | None = None) -> PagerIncident:
+        """Resolve as the bot; resolving a resolved incident changes nothing."""
+        ...
+
+    async def events_since(self, incident_ids: Sequence[str], since: datetime) -> list[PagerEvent]:
+        """What happened to these incidents at or after ``since`` (whole seconds), oldest first,
+        with who did it: the pull job learns acknowledgements and resolutions from this."""
+        ...
+
+    async def user_by_email(self, email: str) -> PagerUser | None:
+        """The PagerDuty user with this e-mail (case-insensitive), None if there is none."""
+        ...
+
+    async def close(self) -> None:
+        """Release the thread pool and connections."""
+        ...
