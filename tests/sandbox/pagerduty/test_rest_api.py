@@ -115,6 +115,27 @@ async def test_creating_an_incident_assigns_who_is_on_call_at_the_first_level_an
     assert log[0]["agent"]["id"] == pd.bot.id
 
 
+async def test_direct_assignments_replace_the_escalation_but_not_together_with_a_policy(
+    pd: SandboxPagerDuty, roster: Roster
+) -> None:
+    client = rest_client(pd)
+    assign = [{"assignee": {"id": roster.erin.id, "type": "user_reference"}}]
+    created = await asyncio.to_thread(
+        client.rpost, "/incidents", json=_incident(roster.payments.id, assignments=assign)
+    )
+    assert created["assigned_via"] == "direct_assignment"
+    assert [a["assignee"]["id"] for a in created["assignments"]] == [roster.erin.id]
+
+    both = _incident(
+        roster.payments.id,
+        assignments=assign,
+        escalation_policy={"id": roster.quiet_policy.id, "type": "escalation_policy_reference"},
+    )
+    answer = await asyncio.to_thread(client.post, "/incidents", json={"incident": both})
+    assert answer.status_code == 400
+    assert len(pd.incidents) == 1
+
+
 async def test_a_second_open_incident_with_the_same_service_and_key_is_refused(
     pd: SandboxPagerDuty, roster: Roster
 ) -> None:
