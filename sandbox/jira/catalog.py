@@ -82,6 +82,7 @@ SYSTEM_FIELDS = (
     FieldDef("assignee", "Assignee", False, "user", "user"),
     FieldDef("reporter", "Reporter", False, "user", "user"),
     FieldDef("duedate", "Due date", False, "date", "date"),
+    FieldDef("components", "Component/s", False, "array", "components", items="component"),
     FieldDef("created", "Created", False, "datetime", "read-only"),
     FieldDef("updated", "Updated", False, "datetime", "read-only"),
     FieldDef("resolution", "Resolution", False, "resolution", "read-only"),

@@ -162,6 +162,7 @@ class SandboxJira:
         self._attachment_ids = itertools.count(30001)
         self._issue_link_ids = itertools.count(40001)
         self._option_ids = itertools.count(50001)
+        self._component_ids = itertools.count(60001)
         self._tokens = itertools.count(1)
         self.accounts: dict[str, Account] = {}
         self.bot = self.add_user(
@@ -270,7 +271,12 @@ class SandboxJira:
         return next(f.id for f in self.fields.values() if f.name == name)
 
     def add_project(
-        self, key: str, name: str, *, workflow: Workflow = catalog.SIMPLE_WORKFLOW
+        self,
+        key: str,
+        name: str,
+        *,
+        workflow: Workflow = catalog.SIMPLE_WORKFLOW,
+        components: Iterable[str] = (),
     ) -> Project:
         for status in workflow.statuses:
             known = self.statuses.setdefault(status.id, status)
@@ -278,7 +284,16 @@ class SandboxJira:
                 raise ValueError(f"status id {status.id} is already {known.name!r}")
         project = Project(str(next(self._ids)), key, name, tuple(self.issue_types), workflow)
         self.projects[project.id] = project
+        for component in components:
+            self.add_component(key, component)
         return project
+
+    def add_component(self, project_key: str, name: str) -> str:
+        """A component of a project (Jira refuses component names a project does not have)."""
+        project = self._find_project(project_key)
+        component_id = str(next(self._component_ids))
+        project.components[component_id] = name
+        return component_id
 
     def project(self, key: str) -> Project:
         return self._find_project(key)
@@ -308,7 +323,8 @@ class SandboxJira:
     def edit_as(self, account: Account, key: str, fields: JSON) -> Issue:
         """A person edits the issue in Jira's UI (values in v3 form): recorded with that author."""
         issue = self.issue(key)
-        self._apply(issue, self._parse_fields(fields, "3", creating=False), account)
+        values = self._parse_fields(fields, "3", project=self.projects[issue.project_id])
+        self._apply(issue, values, account)
         return issue
 
     def transition_as(self, account: Account, key: str, transition: str) -> Issue:
@@ -601,7 +617,9 @@ class SandboxJira:
             }
         if op_id == "doTransition":
             transition_id = str((body.get("transition") or {}).get("id", ""))
-            fields = self._parse_fields(body.get("fields") or {}, version, creating=False)
+            fields = self._parse_fields(
+                body.get("fields") or {}, version, project=self.projects[issue.project_id]
+            )
             self._do_transition(
                 issue, transition_id, call.account, fields, body.get("historyMetadata")
             )
@@ -937,6 +955,16 @@ class SandboxJira:
             return [self._attachment(a, version) for a in issue.attachments]
         if field_id == "comment":
             return self._comment_page(issue, version)
+        if field_id == "components":
+            names = self.projects[issue.project_id].components
+            return [
+                {
+                    "self": f"{self.base_url}/rest/api/{version}/component/{c}",
+                    "id": c,
+                    "name": names.get(c, c),
+                }
+                for c in value or []
+            ]
         return value
 
     def _issue_json(
@@ -1028,17 +1056,25 @@ class SandboxJira:
     def _rich_fields(self) -> tuple[str, ...]:
         return tuple(f.id for f in self.fields.values() if f.kind in {"rich-text", "textarea"})
 
-    def _parse_fields(self, fields: JSON, version: str, *, creating: bool) -> JSON:
-        """REST `fields` → stored values, with Jira's field errors (400) for what it refuses."""
+    def _parse_fields(self, fields: JSON, version: str, *, project: Project | None) -> JSON:
+        """REST `fields` → stored values, with Jira's field errors (400) for what it refuses.
+        `project`: the issue's project when editing; None when creating (then `fields` names it)."""
         for problem in text_field_violations(version, fields, self._rich_fields()):
             self._report("fields", "text-format", problem)
             raise JiraError(400, errors={problem.split(":", 1)[0][7:]: problem})
         parsed: JSON = {}
+        creating = project is None
+        if creating and isinstance(fields.get("project"), dict):
+            ref = fields["project"]
+            project = self._find_project(str(ref.get("key") or ref.get("id")))
         for name, value in fields.items():
             if name == "project" and creating:
-                if not isinstance(value, dict):
+                if project is None:
                     raise JiraError(400, errors={name: "project is required"})
-                parsed[name] = self._find_project(str(value.get("key") or value.get("id"))).id
+                parsed[name] = project.id
+                continue
+            if name == "components" and project is not None:
+                parsed[name] = _components(project, value)
                 continue
             definition = self.fields.get(name)
             if definition is None or definition.kind == "read-only":
@@ -1067,7 +1103,7 @@ class SandboxJira:
         }
         if missing:
             raise JiraError(400, errors=missing)
-        values = self._parse_fields(fields, version, creating=True)
+        values = self._parse_fields(fields, version, project=None)
         project = self.projects[values.pop("project")]
         if values["issuetype"] not in project.issue_type_ids:
             raise JiraError(400, errors={"issuetype": "Specify a valid issue type"})
@@ -1087,7 +1123,8 @@ class SandboxJira:
         }
 
     def _edit(self, issue: Issue, body: JSON, version: str, account: Account) -> None:
-        values = self._parse_fields(body.get("fields") or {}, version, creating=False)
+        project = self.projects[issue.project_id]
+        values = self._parse_fields(body.get("fields") or {}, version, project=project)
         for name, operations in (body.get("update") or {}).items():
             current = values.get(name, issue.values.get(name))
             for operation in operations:
@@ -1102,7 +1139,7 @@ class SandboxJira:
                             labels = list(arg)
                         current = labels
                     elif verb == "set":
-                        current = self._parse_fields({name: arg}, version, creating=False)[name]
+                        current = self._parse_fields({name: arg}, version, project=project)[name]
                     else:
                         raise JiraError(
                             400, errors={name: f"Operation '{verb}' is not supported on '{name}'."}
@@ -1119,6 +1156,9 @@ class SandboxJira:
         }
 
     def _names(self, kind: str, item_id: str) -> str:
+        if kind == "component":
+            names = {c: n for p in self.projects.values() for c, n in p.components.items()}
+            return names.get(item_id, item_id)
         tables: dict[str, dict[str, Any]] = {
             "status": self.statuses,
             "priority": self.priorities,
@@ -1359,6 +1399,30 @@ class SandboxJira:
                 self._issue_json(i, version, wanted, expand) for i in found[start : start + size]
             ],
         }
+
+
+def _components(project: Project, value: Any) -> list[str]:
+    """Component ids from `[{"name": ...} | {"id": ...}]`; Jira refuses names the project lacks."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise JiraError(400, errors={"components": "Components must be a list."})
+    chosen = []
+    for item in value:
+        ref = item if isinstance(item, dict) else {}
+        found = next(
+            (
+                cid
+                for cid, name in project.components.items()
+                if ref.get("id") == cid or ref.get("name") == name
+            ),
+            None,
+        )
+        if found is None:
+            shown = ref.get("name", ref.get("id"))
+            raise JiraError(400, errors={"components": f"Component name '{shown}' is not valid"})
+        chosen.append(found)
+    return chosen
 
 
 def _sort_key(issue: Issue, name: str) -> Any:

@@ -155,6 +155,7 @@ class Project:
     issue_type_ids: tuple[str, ...]
     workflow: Workflow
     next_number: int = 1
+    components: dict[str, str] = field(default_factory=dict)  # id -> name
 
 
 @dataclass(frozen=True)

@@ -184,6 +184,8 @@ def display(
             "[" + ", ".join(str(v["id"]) for v in value) + "]",
             ",".join(str(v["value"]) for v in value),
         )
+    if kind == "components":
+        return ", ".join(value), ", ".join(names("component", str(v)) for v in value)
     if kind in {"rich-text", "textarea"}:
         return None, adf_text(value)
     if kind == "number":

@@ -417,3 +417,21 @@ async def test_the_changelog_clock_keeps_milliseconds_and_utc_offsets(rest: Rest
     assert updated.endswith("+0000") and len(updated) == 28
     parsed = datetime.strptime(updated, "%Y-%m-%dT%H:%M:%S.%f%z")
     assert abs(parsed - datetime.now(UTC)) < timedelta(minutes=1)
+
+
+async def test_components_must_be_the_projects_own(rest: Rest) -> None:
+    rest.sandbox.add_component("INC", "Payments")
+    key = await create(rest, components=[{"name": "Payments"}])
+    _, issue = await rest.call("GET", f"issue/{key}", params={"fields": "components"})
+    assert [c["name"] for c in issue["fields"]["components"]] == ["Payments"]
+
+    status, refused = await rest.call(
+        "PUT", f"issue/{key}", json={"fields": {"components": [{"name": "Search"}]}}
+    )
+    assert (status, refused["errors"]) == (
+        400,
+        {"components": "Component name 'Search' is not valid"},
+    )
+    status, _ = await rest.call("PUT", f"issue/{key}", json={"fields": {"components": []}})
+    assert status == 204
+    assert rest.sandbox.issue(key).histories[-1].items[0].from_string == "Payments"
