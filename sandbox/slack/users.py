@@ -29,7 +29,17 @@ from sandbox.slack.payloads import (
     team_ref,
     user_ref,
 )
-from sandbox.slack.state import JSON, Channel, Ephemeral, Message, SlackError, User, Usergroup, View
+from sandbox.slack.state import (
+    JSON,
+    Channel,
+    Ephemeral,
+    File,
+    Message,
+    SlackError,
+    User,
+    Usergroup,
+    View,
+)
 from sandbox.slack.workspace import ResponseUrl
 
 if TYPE_CHECKING:
@@ -197,6 +207,37 @@ class ActingAsUsers:
         if thread_ts and thread_ts not in channel.messages:
             raise PayloadError(f"no message {thread_ts} in {channel.name}")
         return self.ws.post(channel, user_id, text, thread_ts=thread_ts).ts
+
+    async def share_file(
+        self,
+        user_id: str,
+        channel_id: str,
+        name: str,
+        content: bytes,
+        *,
+        text: str = "",
+        thread_ts: str | None = None,
+    ) -> str:
+        """A user uploads a file into a channel: Slack posts it as a message with `files` (and
+        `upload: true`), which `conversations.history` returns with the file objects. Returns the
+        message ts; the file is in `files` under the id of `message.files[0]`."""
+        self._user(user_id)
+        channel = self._channel(channel_id)
+        if user_id not in channel.members:
+            raise PayloadError(f"{user_id} is not a member of {channel.name}")
+        if thread_ts and thread_ts not in channel.messages:
+            raise PayloadError(f"no message {thread_ts} in {channel.name}")
+        file = File(
+            id=self.ws.ids.make("F"),
+            name=name,
+            length=len(content),
+            content=content,
+            channels=[channel.id],
+            user=user_id,
+            created=int(time.time()),
+        )
+        self.ws.files[file.id] = file
+        return self.ws.post(channel, user_id, text, files=[file.id], thread_ts=thread_ts).ts
 
     async def add_reaction(self, user_id: str, channel_id: str, ts: str, name: str) -> None:
         channel = self._channel(channel_id)

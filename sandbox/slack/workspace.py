@@ -438,6 +438,7 @@ class Workspace:
             "size": len(file.content or b""),
             "is_public": bool(file.channels),
             "url_private": f"{self.base_url}/files/{file.id}/{file.name}",
+            "url_private_download": f"{self.base_url}/files/{file.id}/{file.name}",
             "permalink": f"https://{self.domain}.slack.com/files/{file.user}/{file.id}/{file.name}",
             "channels": list(file.channels),
         }

@@ -268,3 +268,34 @@ async def test_every_implemented_method_answers_only_documented_errors(
         "too_long",
     } <= errors
     slack.violations.clear()
+
+
+async def test_a_file_a_user_shares_is_on_the_message_and_files_info_serves_its_bytes(
+    slack: SlackSandbox, client: AsyncWebClient
+) -> None:
+    alice = slack.add_user("alice")
+    general = slack.add_channel("general", members=[alice], bot=True)
+    secret = slack.add_channel("secret", is_private=True, members=[alice])
+    ts = await slack.share_file(alice, general, "grafana.png", b"\x89PNG-graph", text="p99 here")
+    hidden_ts = await slack.share_file(alice, secret, "plan.txt", b"not for bots")
+
+    message = (await client.conversations_history(channel=general, latest=ts, inclusive=True))[
+        "messages"
+    ][0]
+    [shared] = message["files"]
+    assert (message["text"], message["user"], shared["name"]) == ("p99 here", alice, "grafana.png")
+    info = (await client.files_info(file=shared["id"]))["file"]
+    assert (info["id"], info["name"], info["user"], info["channels"]) == (
+        shared["id"],
+        "grafana.png",
+        alice,
+        [general],
+    )
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(info["url_private_download"]) as response,
+    ):
+        assert await response.read() == b"\x89PNG-graph"
+    hidden = slack.channels[secret].messages[hidden_ts].files[0]
+    assert await error_of(client.files_info(file=hidden)) == "file_not_found"
+    assert await error_of(client.files_info(file="FNOPE")) == "file_not_found"

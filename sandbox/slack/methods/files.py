@@ -1,8 +1,14 @@
-"""files.getUploadURLExternal + upload + files.completeUploadExternal (slack_sdk `files_upload_v2`).
+"""files.getUploadURLExternal + upload + files.completeUploadExternal (slack_sdk `files_upload_v2`),
+and files.info.
 
 `getUploadURLExternal` answers an `upload_url` served by the sandbox (`POST /upload/v1/<token>` takes the
 bytes); `completeUploadExternal` shares the files to `channel_id` with `initial_comment`, as a file-share
 message from the bot. Name, title and bytes are kept so a test can open the PNG or CSV.
+
+`files.info` answers the file object of `methods/files.info.json`'s example (the fields the sandbox
+knows, `url_private` and `url_private_download` served by `GET /files/<id>/<name>`) for a file the bot
+can see: one it uploaded, or one shared in a public channel or in a channel it is a member of. Any
+other file is `file_not_found`, as Slack answers a token that cannot see it.
 """
 
 from __future__ import annotations
@@ -69,3 +75,21 @@ def complete_upload(ws: Workspace, args: Args) -> JSON:
             file.channels.append(channel.id)
         ws.post(channel, ws.bot_user_id, comment, files=[f.id for f in files], thread_ts=thread_ts)
     return {"files": [{"id": f.id, "title": f.title or f.name} for f in files]}
+
+
+@method("files.info")
+def files_info(ws: Workspace, args: Args) -> JSON:
+    file = ws.files.get(args.need("file"))
+    if file is None or file.content is None or not _visible_to_bot(ws, file):
+        raise SlackError("file_not_found")
+    return {"file": ws.file_json(file), "comments": [], "response_metadata": {"next_cursor": ""}}
+
+
+def _visible_to_bot(ws: Workspace, file: File) -> bool:
+    if file.user == ws.bot_user_id:
+        return True
+    for channel_id in file.channels:
+        channel = ws.channels.get(channel_id)
+        if channel is not None and (not channel.is_private or ws.bot_user_id in channel.members):
+            return True
+    return False
