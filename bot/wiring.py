@@ -33,6 +33,7 @@ from handlers import (
     declare,
     errors,
     events,
+    followup,
     home,
     incident_list,
     manage,
@@ -45,7 +46,7 @@ from handlers.background import Background
 from handlers.command import CommandRouter
 from storage.outbox import OutboxJob
 
-FEATURES: tuple[Any, ...] = (declare, timeline, manage, timeline_edit, reminders, report)
+FEATURES: tuple[Any, ...] = (declare, timeline, manage, timeline_edit, followup, reminders, report)
 """Feature modules (``register(app, service, router, background)``), in help order."""
 
 log = logging.getLogger("firefighter.wiring")

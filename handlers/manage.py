@@ -178,6 +178,7 @@ def register(
             page_size=TIMELINE_PAGE_SIZE,
             has_more=has_more,
             editable=editable,
+            followups=service.jira,
         )
         await respond(
             text=message["text"],

@@ -1,4 +1,5 @@
-"""The timeline from Slack messages: 📌 / 📣 reactions, the "Add to incident timeline" message
+"""The timeline from Slack messages: 📌 / 📣 reactions (and 📎, which attaches a message's files to
+the incident's Jira ticket), the "Add to incident timeline" message
 shortcut, and the channel events the timeline and participants follow (membership, edited and
 deleted source messages).
 
@@ -28,7 +29,7 @@ from bot.blocks.manage import (
 from bot.domain.declaration import SourceMessage
 from bot.domain.errors import UserFacingError
 from bot.domain.incident import Actor, Incident
-from bot.service import IncidentService
+from bot.service import AlreadyDone, IncidentService
 from handlers.background import Background
 from handlers.command import CommandRouter
 from handlers.reply import tell_user
@@ -42,7 +43,7 @@ def register(
     app: AsyncApp, service: IncidentService, _router: CommandRouter, background: Background
 ) -> None:
     reactions = service.catalog.slack.reactions
-    acting_emoji = {reactions.timeline, reactions.broadcast}
+    acting_emoji = {reactions.timeline, reactions.broadcast, reactions.attach}
 
     # -- reactions --------------------------------------------------------------------------------
     async def handle_reaction_added_event(
@@ -62,6 +63,9 @@ def register(
     async def reaction_added(event: dict[str, Any], client: AsyncWebClient) -> None:
         channel_id, ts = event["item"]["channel"], event["item"]["ts"]
         user_id = str(event["user"])
+        if event["reaction"] == reactions.attach:
+            await attach_files(channel_id, ts, user_id, client)
+            return
         incident = await service.incident_in_channel(channel_id)
         if incident is None or await _is_bot(client, user_id):
             return
@@ -80,6 +84,21 @@ def register(
             await service.broadcast_reaction(
                 incident.id, source, by=Actor.user(user_id), intent_key=intent_key
             )
+
+    async def attach_files(channel_id: str, ts: str, user_id: str, client: AsyncWebClient) -> None:
+        """📎: the message's files go to the incident's Jira ticket. The reaction event does not
+        carry the files: the message is read back. A refusal (no file, not an incident channel,
+        no Jira) reaches the reactor through the background runner; a repeat says nothing."""
+        if await _is_bot(client, user_id):
+            return
+        message = await _fetch_message(client, channel_id, ts)
+        files = [str(f["id"]) for f in (message or {}).get("files") or [] if f.get("id")]
+        try:
+            await service.attach_to_ticket(
+                channel_id, files, by=Actor.user(user_id), intent_key=f"{channel_id}:{ts}"
+            )
+        except AlreadyDone:
+            return
 
     async def reaction_removed(event: dict[str, Any], client: AsyncWebClient) -> None:
         channel_id, ts = event["item"]["channel"], event["item"]["ts"]
@@ -252,8 +271,8 @@ async def _is_bot(client: AsyncWebClient, user_id: str) -> bool:
     return bool(user.get("is_bot") or user.get("is_app_user"))
 
 
-async def _fetch_source(client: AsyncWebClient, channel_id: str, ts: str) -> SourceMessage | None:
-    """The reacted message (top level, else a thread reply) with its permalink."""
+async def _fetch_message(client: AsyncWebClient, channel_id: str, ts: str) -> dict[str, Any] | None:
+    """The reacted message as Slack gives it (top level, else a thread reply)."""
     history = await client.conversations_history(
         channel=channel_id, latest=ts, inclusive=True, limit=1
     )
@@ -268,6 +287,12 @@ async def _fetch_source(client: AsyncWebClient, channel_id: str, ts: str) -> Sou
                 raise
             return None
         found = _with_ts(replies.get("messages"), ts)
+    return found
+
+
+async def _fetch_source(client: AsyncWebClient, channel_id: str, ts: str) -> SourceMessage | None:
+    """The reacted message with its permalink."""
+    found = await _fetch_message(client, channel_id, ts)
     if found is None:
         return None
     return SourceMessage(

@@ -1,5 +1,6 @@
 """Correcting the timeline and the milestones from Slack (PRODUCT.md §1): the menu of each entry in
-``/incident timeline`` (Edit… / Strike out…), their modals, and the milestones modal
+``/incident timeline`` (Edit… / Strike out…, and "Make it a follow-up…" whose modal
+handlers/followup.py takes), their modals, and the milestones modal
 (``/incident milestones``, opened by handlers/manage.py).
 
 A submission is parsed, then checked by the service against the current incident and entry before
@@ -22,6 +23,7 @@ from bot.blocks.ids import ActionId, CallbackId
 from bot.blocks.manage import FormInvalid
 from bot.blocks.timeline import (
     EDIT,
+    FOLLOWUP,
     edit_refusal_errors,
     milestones_refusal_errors,
     parse_entry_menu,
@@ -39,7 +41,8 @@ from bot.domain.timeline import EntryField, TimelineEditRefused
 from bot.service import EDIT_MILESTONES, EDIT_TIMELINE, IncidentService
 from handlers.background import Background
 from handlers.command import CommandRouter
-from handlers.reply import actor_of, tell_user
+from handlers.followup import ADD_FOLLOWUPS, followup_view
+from handlers.reply import actor_of, channel_of, tell_user
 
 
 def register(
@@ -56,6 +59,11 @@ def register(
 
         async def open_it() -> None:
             entry = await service.timeline_entry(entry_id)
+            if kind == FOLLOWUP:
+                incident = await service.require_may_act(entry.incident_id, user_id, ADD_FOLLOWUPS)
+                view = followup_view(service, incident, entry.text, channel_id=channel_of(body))
+                await client.views_open(trigger_id=body["trigger_id"], view=view)
+                return
             incident = await service.require_may_act(entry.incident_id, user_id, EDIT_TIMELINE)
             if entry.struck_out:
                 await tell_user(

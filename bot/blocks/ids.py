@@ -29,6 +29,9 @@ class CallbackId(StrEnum):
     TIMELINE_EDIT_MODAL = "incident.timeline_edit_modal"
     TIMELINE_STRIKE_MODAL = "incident.timeline_strike_modal"
     TIMELINE_NOTICE = "incident.timeline_notice"
+    FOLLOWUP_MODAL = "followup.modal"
+    """A follow-up's text (from a timeline entry's menu, or after the follow-up picker)."""
+    PICK_FOLLOWUP_INCIDENT_MODAL = "followup.pick_modal"
 
 
 class ActionId(StrEnum):
@@ -65,7 +68,8 @@ class ActionId(StrEnum):
     """A reminder's "Mute"; value ``"<incident id>:<reminder kind>"``. ("Post update" and the
     status and roles buttons of reminders are ``OPEN_MODAL`` buttons.)"""
     TIMELINE_ENTRY = "incident.timeline_entry"
-    """The overflow of a timeline entry; option values ``"edit:<entry id>"``, ``"strike:<id>"``."""
+    """The overflow of a timeline entry; option values ``"edit:<entry id>"``, ``"strike:<id>"``,
+    and ``"followup:<id>"`` (make it a follow-up) when Jira is configured."""
 
 
 class BlockId(StrEnum):
@@ -119,3 +123,4 @@ class BlockId(StrEnum):
     TIMELINE_EDIT_REASON = "timeline_edit.reason"
     TIMELINE_ENTRY_PREFIX = "timeline.entry."
     """``timeline.entry.<entry id>``: an entry's section (with its menu) in ``/incident timeline``."""
+    FOLLOWUP_TEXT = "followup.text"

@@ -168,7 +168,7 @@ def _actor(actor: Actor) -> str:
     return safe(actor.display_name or actor.id, 80)
 
 
-def _link(url: str, text: str) -> str:
+def link(url: str, text: str) -> str:
     """A Slack link for a URL we were given; a URL that is not plain http(s) stays plain text."""
     shown = safe(text, 200)
     if _SAFE_URL.match(url):
@@ -177,7 +177,7 @@ def _link(url: str, text: str) -> str:
 
 
 def _links(links: Mapping[str, str]) -> str:
-    return " · ".join(_link(url, name) for name, url in links.items())
+    return " · ".join(link(url, name) for name, url in links.items())
 
 
 def _when(moment: datetime | None, tz: ZoneInfo) -> str:
@@ -376,11 +376,13 @@ def timeline_message(
     page_size: int = 20,
     has_more: bool,
     editable: bool = False,
+    followups: bool = False,
 ) -> Message:
     """The ephemeral answer of ``/incident timeline``: one line per entry of this page.
 
     ``editable`` (the reader may edit the timeline): each entry is its own section with a menu to
-    edit it or strike it out (``bot.blocks.timeline.entry_menu``), at most ``EDITABLE_PAGE_SIZE``.
+    edit it or strike it out (``bot.blocks.timeline.entry_menu``), at most ``EDITABLE_PAGE_SIZE``;
+    with ``followups`` (Jira is configured) the menu also makes an entry a follow-up.
 
     ``entries`` are this page's entries (the first ``page_size``, at most ``MAX_PAGE_SIZE``, are
     shown; more count as ``has_more``); ``page`` is 1-based. With more to show, a "Show more" button
@@ -398,7 +400,7 @@ def timeline_message(
                 _timeline_line(entry, tz), block_id=f"{BlockId.TIMELINE_ENTRY_PREFIX}{entry.id}"
             )
             if not entry.struck_out:
-                block["accessory"] = entry_menu(entry)
+                block["accessory"] = entry_menu(entry, followups=followups)
             blocks.append(block)
     # Lines are at most 600 characters, packed into sections of 3000: 100 lines need at most 25.
     chunk = ""
@@ -441,7 +443,7 @@ def _timeline_line(entry: TimelineEntry, tz: ZoneInfo) -> str:
         text += " (edited)"
     line = f"`{local_time(entry.happened_at, tz)}` {KIND_EMOJI[entry.kind]} {text} · {_actor(entry.actor)}"
     if entry.source_permalink:
-        line += " · " + _link(entry.source_permalink, "source")
+        line += " · " + link(entry.source_permalink, "source")
     return _fit(line, _TIMELINE_LINE_MAX)
 
 
@@ -501,7 +503,7 @@ def status_update_message(
     ``text`` is the message's plain text (escaped here)."""
     head = f":mega: *Status update on {incident.reference} {_title(incident, 300)}*"
     body = "\n".join(f">{line}" for line in safe(text, 2000).splitlines() or [""])
-    source = f" · {_link(permalink, 'original message')}" if permalink else ""
+    source = f" · {link(permalink, 'original message')}" if permalink else ""
     blocks = [_section(f"{head}\n{body}"), _context(f"From <@{author_id}>{source}")]
     return _message(f"Status update on {incident.reference}: {safe(text, 500)}", blocks)
 

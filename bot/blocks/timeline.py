@@ -28,7 +28,7 @@ from bot.blocks.fields import (
 from bot.blocks.ids import ActionId, BlockId, CallbackId
 from bot.blocks.manage import FormInvalid
 from bot.blocks.text import escape, local_time, truncate
-from bot.domain.incident import Incident, Milestone, TimelineEntry
+from bot.domain.incident import Incident, Milestone, TimelineEntry, TimelineKind
 from bot.domain.milestones import SETTABLE_FROM, UNCLEARABLE, MilestoneBatchRefused
 from bot.domain.milestones import label as milestone_label
 from bot.domain.timeline import (
@@ -47,6 +47,7 @@ Block = dict[str, Any]
 
 EDIT = "edit"
 STRIKE = "strike"
+FOLLOWUP = "followup"
 _FIELD_BLOCKS: dict[EntryField, str] = {
     EntryField.TEXT: BlockId.TIMELINE_EDIT_TEXT,
     EntryField.TIME: BlockId.TIMELINE_EDIT_TIME,
@@ -59,24 +60,24 @@ _FIELD_BLOCKS: dict[EntryField, str] = {
 # ---------------------------------------------------------------------------------------------------
 
 
-def entry_menu(entry: TimelineEntry) -> Block:
-    """An overflow (Edit… / Strike out…) for an entry that is not struck out."""
-    return {
-        "type": "overflow",
-        "action_id": ActionId.TIMELINE_ENTRY.value,
-        "options": [
-            {"text": plain("Edit…"), "value": f"{EDIT}:{entry.id}"},
-            {"text": plain("Strike out…"), "value": f"{STRIKE}:{entry.id}"},
-        ],
-    }
+def entry_menu(entry: TimelineEntry, *, followups: bool = False) -> Block:
+    """An overflow (Edit… / Strike out…) for an entry that is not struck out; ``followups``
+    (Jira is configured): also "Make it a follow-up…", except on a follow-up's own entry."""
+    options = [
+        {"text": plain("Edit…"), "value": f"{EDIT}:{entry.id}"},
+        {"text": plain("Strike out…"), "value": f"{STRIKE}:{entry.id}"},
+    ]
+    if followups and entry.kind is not TimelineKind.FOLLOWUP:
+        options.append({"text": plain("Make it a follow-up…"), "value": f"{FOLLOWUP}:{entry.id}"})
+    return {"type": "overflow", "action_id": ActionId.TIMELINE_ENTRY.value, "options": options}
 
 
 def parse_entry_menu(action: Mapping[str, Any]) -> tuple[str, int]:
-    """``(EDIT or STRIKE, entry id)`` of a click in ``entry_menu``."""
+    """``(EDIT, STRIKE or FOLLOWUP, entry id)`` of a click in ``entry_menu``."""
     selected = action.get("selected_option")
     raw = selected.get("value") if isinstance(selected, Mapping) else None
     kind, _, entry_id = str(raw or "").partition(":")
-    if kind not in (EDIT, STRIKE) or not entry_id.isdigit():
+    if kind not in (EDIT, STRIKE, FOLLOWUP) or not entry_id.isdigit():
         raise ValueError(f"not a timeline entry menu choice: {raw!r}")
     return kind, int(entry_id)
 

@@ -1,0 +1,217 @@
+"""Follow-up actions from Slack (PRODUCT.md §4 Jira): ``/incident followup <text>`` adds one (a
+Jira issue linked to the incident's ticket, created by the outbox after commit),
+``/incident followup`` lists them; outside an incident channel a picker asks which incident. The
+modal of a timeline entry's "Make it a follow-up…" (opened by handlers/timeline_edit.py) is
+submitted here.
+
+The command's text is checked before the ack (a bad one is answered at once with what to do); the
+modal's submission is carried out before its ack, so that any refusal shows on its input."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.blocks.followup import (
+    JIRA_OFF,
+    FollowUpInvalid,
+    View,
+    followup_added_message,
+    followup_modal,
+    followups_message,
+    parse_followup_modal,
+    parse_followup_text,
+)
+from bot.blocks.help import Message, error_message
+from bot.blocks.ids import BlockId, CallbackId
+from bot.blocks.manage import FormInvalid, incident_picker_modal, parse_picker
+from bot.domain.errors import UserFacingError
+from bot.domain.incident import Actor, Incident
+from bot.service import FOLLOWUP_MAX_LENGTH, IncidentService
+from handlers.background import Background
+from handlers.command import CommandCall, CommandRouter
+from handlers.reply import actor_of, picker_respond, tell_user
+
+ADD_FOLLOWUPS = "add follow-ups to"
+"""What an access refusal says the person may not do (the service's words for it)."""
+NO_INCIDENT = "There is no incident you can add a follow-up to."
+
+
+def followup_view(
+    service: IncidentService,
+    incident: Incident,
+    text: str,
+    *,
+    channel_id: str | None = None,
+) -> View:
+    """The follow-up modal of ``incident`` prefilled with ``text``; the confirmation goes to
+    ``channel_id`` (where the person clicked), else by DM."""
+    return followup_modal(
+        incident,
+        text,
+        max_length=FOLLOWUP_MAX_LENGTH,
+        due_days=service.catalog.jira.followup_due_days,
+        channel_id=channel_id,
+    )
+
+
+def register(
+    app: AsyncApp, service: IncidentService, router: CommandRouter, background: Background
+) -> None:
+    command = service.catalog.slack.command
+
+    async def add_or_list(
+        incident_id: int, text: str | None, user_id: str, intent_key: str, reply: Any
+    ) -> None:
+        """Add ``text`` as a follow-up of the incident, or (``None``) list its follow-ups."""
+        incident = await service.require(incident_id)
+        if text is None:
+            followups = await service.followups_of(incident_id)
+            await reply(
+                followups_message(
+                    incident,
+                    followups,
+                    tz=service.timezone,
+                    now=service.clock.now(),
+                    command=command,
+                )
+            )
+            return
+        followup = await service.add_followup(
+            incident_id, text, by=Actor.user(user_id), intent_key=intent_key
+        )
+        await reply(followup_added_message(incident, followup))
+
+    def replying(respond: AsyncRespond) -> Any:
+        async def reply(message: Message) -> None:
+            await respond(
+                text=message["text"], blocks=message.get("blocks"), response_type="ephemeral"
+            )
+
+        return reply
+
+    # --- /incident followup [text] ---------------------------------------------------------------
+
+    async def followup_here(call: CommandCall, text: str | None) -> None:
+        reply = replying(call.respond)
+        incident = await service.incident_in_channel(call.channel_id)
+        if incident is not None:
+            await add_or_list(incident.id, text, call.user_id, call.trigger_id, reply)
+            return
+        incidents = await service.incidents_to_act_on(call.user_id, include_closed=True)
+        if not incidents:
+            await reply(error_message(NO_INCIDENT))
+            return
+        extra: dict[str, Any] = {
+            "response_url": call.body.get("response_url"),
+            "intent": call.trigger_id,
+        }
+        if text is not None:
+            extra["text"] = text
+        view = incident_picker_modal(
+            incidents,
+            action="followup",
+            styles=service.priority_styles,
+            prompt="Add the follow-up to which incident?" if text else "Whose follow-ups?",
+            extra=extra,
+        )
+        await call.client.views_open(
+            trigger_id=call.trigger_id,
+            view={**view, "callback_id": CallbackId.PICK_FOLLOWUP_INCIDENT_MODAL.value},
+        )
+
+    async def handle_followup_command(call: CommandCall) -> None:
+        if not service.jira:
+            await call.ack(error_message(JIRA_OFF))
+            return
+        text: str | None = None
+        if call.argument.strip():
+            try:
+                text = parse_followup_text(
+                    call.argument, max_length=FOLLOWUP_MAX_LENGTH, command=command
+                )
+            except FollowUpInvalid as invalid:
+                await call.ack(error_message(invalid.message))
+                return
+        await call.ack()
+        call.later(followup_here(call, text))
+
+    router.add(
+        "followup",
+        "followup [<text>]",
+        "Add a follow-up action (a Jira issue linked to the incident's ticket), or list them",
+        handle_followup_command,
+    )
+
+    async def handle_followup_picker_submission(
+        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        try:
+            choice = parse_picker(view)
+        except FormInvalid as invalid:
+            await ack(response_action="errors", errors=invalid.errors)
+            return
+        await ack()
+        respond = picker_respond(choice.extra)
+        text = choice.extra.get("text")
+        intent = str(choice.extra.get("intent") or body["view"]["id"])
+
+        async def reply(message: Message) -> None:
+            if respond is None:
+                await tell_user(client, body, message)
+            else:
+                await replying(respond)(message)
+
+        background.after_ack(
+            add_or_list(
+                choice.incident_id,
+                text if isinstance(text, str) else None,
+                str(actor_of(body)),
+                intent,
+                reply,
+            ),
+            body=body,
+            client=client,
+            respond=respond,
+        )
+
+    app.view(CallbackId.PICK_FOLLOWUP_INCIDENT_MODAL.value)(handle_followup_picker_submission)
+
+    # --- the modal of a timeline entry's "Make it a follow-up…" ----------------------------------
+
+    async def handle_followup_submission(
+        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        try:
+            draft = parse_followup_modal(view, max_length=FOLLOWUP_MAX_LENGTH, command=command)
+        except FormInvalid as invalid:
+            await ack(response_action="errors", errors=invalid.errors)
+            return
+        user_id = str(actor_of(body))
+        try:
+            followup = await service.add_followup(
+                draft.incident_id,
+                draft.text,
+                by=Actor.user(user_id),
+                intent_key=f"view:{view['id']}",
+            )
+        except UserFacingError as refused:
+            await ack(response_action="errors", errors={BlockId.FOLLOWUP_TEXT: refused.message})
+            return
+        await ack()
+        # The answer goes where the person clicked (ephemeral), else by DM.
+        reply_to: dict[str, Any] = {"user": {"id": user_id}}
+        if draft.channel_id:
+            reply_to["channel"] = {"id": draft.channel_id}
+
+        async def confirm() -> None:
+            incident = await service.require(draft.incident_id)
+            await tell_user(client, reply_to, followup_added_message(incident, followup))
+
+        background.after_ack(confirm(), body=reply_to, client=client)
+
+    app.view(CallbackId.FOLLOWUP_MODAL.value)(handle_followup_submission)
