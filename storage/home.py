@@ -142,6 +142,13 @@ class HomeRepository:
             for row in rows
         ]
 
+    async def overdue_followups(self, *, now: datetime) -> int:
+        """Follow-ups past their due time and not done, of every incident (the panel's figure is
+        an aggregate, as its counts are). Not only those of the incidents declared in the window:
+        a follow-up falls due weeks after its incident (30 days by default), when the incident
+        has often left the window. One ``COUNT`` on the ``due_at`` index."""
+        return await models.FollowUp.filter(done_at__isnull=True, due_at__lt=now).count()
+
     async def audience(self, incident_ids: Collection[int]) -> set[str]:
         """Who sees these incidents as theirs on the Home: declarers and role holders."""
         if not incident_ids:

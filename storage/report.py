@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
+from tortoise.expressions import Q
+from tortoise.functions import Count
+
 from bot.domain.incident import Incident, Status
+from bot.domain.stats import FollowUpCounts
 from storage import models
 from storage.repository import _to_incident
 
@@ -40,3 +45,27 @@ class ReportRepository:
             incident_id__in=incident_ids, user_id=user_id, left_at__isnull=True
         ).values_list("incident_id", flat=True)
         return {int(i) for i in [*declared, *roles, *members]}  # type: ignore[call-overload]
+
+    async def followup_counts(
+        self, incident_ids: Collection[int], *, now: datetime
+    ) -> dict[int, FollowUpCounts]:
+        """``{incident_id: its follow-ups (total, overdue now, done)}`` for those of
+        ``incident_ids`` that have some: one grouped count."""
+        if not incident_ids:
+            return {}
+        rows = (
+            await models.FollowUp.filter(incident_id__in=list(incident_ids))
+            .annotate(
+                total=Count("id"),
+                overdue=Count("id", _filter=Q(done_at__isnull=True, due_at__lt=now)),
+                done=Count("id", _filter=Q(done_at__isnull=False)),
+            )
+            .group_by("incident_id")
+            .values("incident_id", "total", "overdue", "done")
+        )
+        return {
+            int(row["incident_id"]): FollowUpCounts(
+                total=int(row["total"]), overdue=int(row["overdue"]), done=int(row["done"])
+            )
+            for row in rows
+        }

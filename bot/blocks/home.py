@@ -336,7 +336,11 @@ def _metrics(
         "*Overdue follow-ups*\n"
         + ("—" if summary.overdue_followups is None else str(summary.overdue_followups)),
     ]
-    notes = ["Overdue follow-ups show “—” until follow-ups are tracked in Jira."]
+    notes = ["Open post-mortems and overdue follow-ups: as of now, whatever the incident's age."]
+    if summary.overdue_followups is None:
+        notes.append(
+            "Overdue follow-ups show “—”: follow-ups are Jira issues, and Jira is not configured."
+        )
     if summary.partial:
         notes.append("Figures of the most recent incidents only (the period holds more).")
     return [

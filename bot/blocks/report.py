@@ -13,7 +13,7 @@ from bot.blocks.home import PriorityStyle
 from bot.blocks.text import duration, escape, fit, truncate
 from bot.domain.cost import CostEntry, format_money, format_totals, totals_by_currency
 from bot.domain.incident import Incident
-from bot.domain.stats import Medians, Period, Stats
+from bot.domain.stats import FollowUpCounts, Medians, Period, Stats
 
 Block = dict[str, Any]
 MAX_COST_LINES = 40
@@ -156,6 +156,8 @@ def stats_blocks(
     if stats.costs or stats.previous_costs:
         costs += f" (the period before: {format_totals(stats.previous_costs)})"
     blocks.append(_section(costs))
+    if stats.followups is not None:
+        blocks.append(_section(_followups_line(stats.followups, stats.previous_followups)))
     if stats.notable:
         lines = []
         for item in stats.notable:
@@ -172,6 +174,16 @@ def stats_blocks(
         )
     )
     return blocks
+
+
+def _followups_line(now: FollowUpCounts, before: FollowUpCounts | None) -> str:
+    """The follow-ups of the period's incidents; overdue is as of now."""
+    line = (
+        f"*Follow-ups:* {now.total} for these incidents, *{now.overdue} overdue*, {now.done} done"
+    )
+    if before is not None and before.total:
+        line += f" (the period before: {before.total}, {before.overdue} overdue)"
+    return line + "."
 
 
 def stats_message(
@@ -194,14 +206,16 @@ def digest_message(
     styles: Mapping[Any, PriorityStyle],
     category_names: Mapping[str, str],
     open_postmortems: int,
+    overdue_followups: int | None = None,
 ) -> Message:
-    """The weekly digest posted in the announcement channel (private titles never shown)."""
+    """The weekly digest posted in the announcement channel (private titles never shown);
+    ``overdue_followups``: every follow-up overdue now (``None``: not tracked, no Jira)."""
     title = f"Weekly incident digest: {stats.period.label}"
     blocks = stats_blocks(stats, tz=tz, styles=styles, category_names=category_names, title=title)
-    blocks.insert(
-        -1,
-        _section(f"*Open post-mortems:* {open_postmortems}"),
-    )
+    now = f"*Open post-mortems:* {open_postmortems}"
+    if overdue_followups is not None:
+        now += f" · *Overdue follow-ups:* {overdue_followups}"
+    blocks.insert(-1, _section(now))
     return _message(f"{title}: {stats.total} incidents", blocks, ephemeral=False)
 
 

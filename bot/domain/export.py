@@ -16,6 +16,7 @@ from decimal import Decimal
 
 from bot.domain.incident import Incident
 from bot.domain.metrics import metrics_of
+from bot.domain.stats import FollowUpCounts
 
 COLUMNS: tuple[str, ...] = (
     "id",
@@ -33,6 +34,8 @@ COLUMNS: tuple[str, ...] = (
     "time_to_close_s",
     "cost_entries",
     "costs",
+    "followups",
+    "followups_overdue",
 )
 """The columns, in order. Add new ones at the end only."""
 HIDDEN_TITLE = "(private)"
@@ -66,11 +69,15 @@ def export_rows(
     cost_totals: Mapping[int, Mapping[str, Decimal]],
     cost_counts: Mapping[int, int],
     visible: Callable[[Incident], bool],
+    followups: Mapping[int, FollowUpCounts] | None = None,
 ) -> list[dict[str, str]]:
+    """One row per incident; ``followups`` per incident id, ``None`` when follow-ups are not
+    tracked (Jira is not configured): their cells are then empty."""
     rows: list[dict[str, str]] = []
     for incident in incidents:
         m = incident.milestones
         metrics = metrics_of(m)
+        counts = None if followups is None else followups.get(incident.id, FollowUpCounts())
         rows.append(
             {
                 "id": str(incident.id),
@@ -88,6 +95,8 @@ def export_rows(
                 "time_to_close_s": seconds(metrics.time_to_close),
                 "cost_entries": str(cost_counts.get(incident.id, 0)),
                 "costs": format_costs(cost_totals.get(incident.id, {})),
+                "followups": "" if counts is None else str(counts.total),
+                "followups_overdue": "" if counts is None else str(counts.overdue),
             }
         )
     return rows

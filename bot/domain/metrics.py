@@ -123,8 +123,9 @@ class MetricSample:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PeriodSummary:
     """Incidents declared since ``since``: how many per priority, the median time to acknowledge
-    and to mitigate; plus the post-mortems open now (whenever their incident was declared).
-    ``overdue_followups`` stays ``None`` until follow-ups are tracked (Jira): shown as "—"."""
+    and to mitigate; plus, as of now whenever their incident was declared, the post-mortems open
+    and the follow-ups overdue. ``overdue_followups`` is ``None`` when follow-ups are not tracked
+    (they are Jira issues, and Jira is not configured): shown as "—" with that reason."""
 
     since: datetime
     count_by_priority: Mapping[Priority, int]
@@ -145,10 +146,15 @@ def _median(values: list[timedelta]) -> timedelta | None:
 
 
 def summarize_period(
-    samples: Iterable[MetricSample], *, since: datetime, partial: bool = False
+    samples: Iterable[MetricSample],
+    *,
+    since: datetime,
+    partial: bool = False,
+    overdue_followups: int | None = None,
 ) -> PeriodSummary:
     """The panel's figures from ``samples`` (incidents declared since ``since`` and every open
-    post-mortem). Negative durations (corrected milestones) are left out of the medians."""
+    post-mortem) and the count of overdue follow-ups (``None``: not tracked). Negative durations
+    (corrected milestones) are left out of the medians."""
     counts = dict.fromkeys(Priority, 0)
     acknowledge: list[timedelta] = []
     mitigate: list[timedelta] = []
@@ -171,5 +177,6 @@ def summarize_period(
         median_time_to_acknowledge=_median(acknowledge),
         median_time_to_mitigate=_median(mitigate),
         open_postmortems=postmortems,
+        overdue_followups=overdue_followups,
         partial=partial,
     )

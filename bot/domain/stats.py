@@ -134,6 +134,25 @@ class Week:
 
 
 @dataclass(frozen=True, slots=True)
+class FollowUpCounts:
+    """Follow-ups of some incidents: how many, how many past due and not done (as of now), how
+    many done."""
+
+    total: int = 0
+    overdue: int = 0
+    done: int = 0
+
+    def __add__(self, other: FollowUpCounts) -> FollowUpCounts:
+        return FollowUpCounts(
+            self.total + other.total, self.overdue + other.overdue, self.done + other.done
+        )
+
+
+def add_followups(counts: Iterable[FollowUpCounts]) -> FollowUpCounts:
+    return sum(counts, FollowUpCounts())
+
+
+@dataclass(frozen=True, slots=True)
 class Stats:
     period: Period
     previous: Period
@@ -147,6 +166,9 @@ class Stats:
     open_count: int
     notable: tuple[Notable, ...]
     weeks: tuple[Week, ...]
+    followups: FollowUpCounts | None = None
+    """The follow-ups of the period's incidents (``None``: not tracked, Jira is not configured)."""
+    previous_followups: FollowUpCounts | None = None
 
     @property
     def total(self) -> int:
@@ -221,9 +243,11 @@ def compute_stats(
     tz: ZoneInfo,
     cost_totals: Mapping[int, Mapping[str, Decimal]],
     visible: Callable[[Incident], bool],
+    followups: Mapping[int, FollowUpCounts] | None = None,
 ) -> Stats:
     """The numbers of ``period`` (and of ``previous`` for the trend) from the incidents declared
-    in either; ``cost_totals`` per incident id; ``visible`` tells which titles may be shown."""
+    in either; ``cost_totals`` and ``followups`` per incident id (``followups`` ``None``: not
+    tracked); ``visible`` tells which titles may be shown."""
     current = sorted(
         (i for i in incidents if period.contains(i.created_at)), key=lambda i: (i.created_at, i.id)
     )
@@ -255,6 +279,12 @@ def compute_stats(
         open_count=sum(1 for i in current if i.is_open),
         notable=tuple(notable[:NOTABLE_LIMIT]),
         weeks=weeks_of(period, current, metrics, tz),
+        followups=None
+        if followups is None
+        else add_followups(followups.get(i.id, FollowUpCounts()) for i in current),
+        previous_followups=None
+        if followups is None
+        else add_followups(followups.get(i.id, FollowUpCounts()) for i in before),
     )
 
 

@@ -80,7 +80,7 @@ async def test_the_home_shows_my_incidents_open_ones_by_priority_closed_ones_and
     assert "Recently closed" in text and "Old refunds batch failed" in text
     assert "Declare incident" in text
     assert "Last 30 days" in text and "Median time to acknowledge" in text
-    assert "Overdue follow-ups" in text and "until follow-ups are tracked" in text
+    assert "Overdue follow-ups" in text and "Jira is not configured" in text
 
 
 async def test_private_incidents_are_hidden_from_outsiders_and_shown_to_incident_managers(
