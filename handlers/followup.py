@@ -9,6 +9,7 @@ modal's submission is carried out before its ack, so that any refusal shows on i
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -29,7 +30,7 @@ from bot.blocks.followup import (
 from bot.blocks.help import Message, error_message
 from bot.blocks.ids import BlockId, CallbackId
 from bot.blocks.manage import FormInvalid, incident_picker_modal, parse_picker
-from bot.domain.errors import UserFacingError
+from bot.domain.errors import AccessDenied, UserFacingError
 from bot.domain.incident import Actor, Incident
 from bot.service import FOLLOWUP_MAX_LENGTH, IncidentService
 from handlers.background import Background
@@ -39,6 +40,9 @@ from handlers.reply import actor_of, picker_respond, tell_user
 ADD_FOLLOWUPS = "add follow-ups to"
 """What an access refusal says the person may not do (the service's words for it)."""
 NO_INCIDENT = "There is no incident you can add a follow-up to."
+
+Reply = Callable[[Message], Awaitable[None]]
+"""Shows a message to the person who asked."""
 
 
 def followup_view(
@@ -65,11 +69,15 @@ def register(
     command = service.catalog.slack.command
 
     async def add_or_list(
-        incident_id: int, text: str | None, user_id: str, intent_key: str, reply: Any
+        incident_id: int, text: str | None, user_id: str, intent_key: str, reply: Reply
     ) -> None:
         """Add ``text`` as a follow-up of the incident, or (``None``) list its follow-ups."""
         incident = await service.require(incident_id)
         if text is None:
+            # followups_of does not check who asks (costs_of does): a private incident's
+            # follow-ups are listed to those who may see it only.
+            if not await service.may_see(incident, user_id):
+                raise AccessDenied(f"You cannot see {incident.reference}.")
             followups = await service.followups_of(incident_id)
             await reply(
                 followups_message(
@@ -86,7 +94,7 @@ def register(
         )
         await reply(followup_added_message(incident, followup))
 
-    def replying(respond: AsyncRespond) -> Any:
+    def replying(respond: AsyncRespond) -> Reply:
         async def reply(message: Message) -> None:
             await respond(
                 text=message["text"], blocks=message.get("blocks"), response_type="ephemeral"

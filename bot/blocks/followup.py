@@ -209,10 +209,7 @@ def followups_message(
     blocks: list[Block] = [
         {
             "type": "header",
-            "text": {
-                "type": "plain_text",
-                "text": truncate(f"Follow-ups of {incident.reference}", 150),
-            },
+            "text": {"type": "plain_text", "text": f"Follow-ups of {incident.reference}"},
         },
         context_block(f"*{incident.reference} {escape(truncate(incident.title, 128))}* · {counts}"),
     ]
