@@ -27,14 +27,19 @@ from bot.config import Catalog, Settings
 from bot.domain.incident import Incident, Milestone, Status, TimelineEntry
 from bot.domain.milestones import MILESTONE_LABELS
 from bot.main import run
+from sandbox.jira import SandboxJira
+from sandbox.jira.seed import seed_site
 from sandbox.slack import SlackSandbox
 from sandbox.slack.render import readable
 from sandbox.slack.state import Ephemeral, Message, User, View
 from storage.repository import IncidentRepository, TimelineRepository
+from storage.tickets import TicketRepository
 
 STEP_TIMEOUT = 10.0
 SPEEDUP = 720.0
 """While the demo waits for an update reminder, one real second is twelve minutes of the bot's."""
+JIRA_PULL_SECONDS = 0.5
+"""The bot pulls Jira this often in the demo (real seconds; the catalog's minimum is 15 s)."""
 REMINDER_SWEEP_SECONDS = 0.25
 """The bot looks for due reminders this often (real seconds) so that one shows up at once."""
 TITLE = "Card payments failing at checkout"
@@ -116,7 +121,7 @@ async def run_demo(
 ) -> int:
     transcript = Transcript(quiet=quiet)
     with tempfile.TemporaryDirectory(prefix="firefighter-demo-") as tmp:
-        async with SlackSandbox() as slack:
+        async with SlackSandbox() as slack, SandboxJira(mode="cloud") as jira:
             database_url = (
                 settings.database_url
                 if settings.model_fields_set.intersection({"database_url"})
@@ -131,8 +136,14 @@ async def run_demo(
                     "http_host": "127.0.0.1",
                     "http_port": 0,
                     "reminder_sweep_seconds": REMINDER_SWEEP_SECONDS,
+                    "jira_url": jira.base_url,
+                    "jira_user": jira.bot.email,
+                    "jira_api_token": SecretStr(jira.bot.api_token),
+                    "jira_cloud": True,
+                    "jira_pull_seconds": JIRA_PULL_SECONDS,
                 }
             )
+            catalog = _jira_site(jira, catalog)
             _print(quiet, f"Slack sandbox on {slack.base_url} · database {_safe_url(database_url)}")
             # The people and channels exist before the bot starts (it looks the catalog's up).
             clock = DemoClock()
@@ -141,7 +152,7 @@ async def run_demo(
                 if report is not None
                 else Path.cwd() / "firefighter-demo-stats.png"
             )
-            demo = _Demo(slack, catalog, transcript, clock=clock, chart=chart)
+            demo = _Demo(slack, catalog, transcript, clock=clock, chart=chart, jira=jira)
             stop, ready = asyncio.Event(), asyncio.Event()
             bot_task = asyncio.create_task(
                 run(bot_settings, catalog, stop=stop, ready=ready, clock=clock)
@@ -167,6 +178,10 @@ async def run_demo(
             violations = [
                 {"method": v.method, "kind": v.kind, "detail": v.detail} for v in slack.violations
             ]
+            jira_violations = [
+                {"operation": v.operation, "kind": v.kind, "detail": v.detail}
+                for v in jira.violations
+            ]
             if report is not None:
                 text = json.dumps(
                     {
@@ -174,7 +189,11 @@ async def run_demo(
                             "slack": {
                                 "requests": len(slack.requests),
                                 "violations": violations,
-                            }
+                            },
+                            "jira": {
+                                "requests": len(jira.requests),
+                                "violations": jira_violations,
+                            },
                         },
                         "transcript": [step.as_json() for step in transcript.steps],
                         "failure": failure,
@@ -196,11 +215,16 @@ async def run_demo(
                 quiet,
                 f"\nSlack sandbox: {len(slack.requests)} requests, {len(violations)} contract violations.",
             )
-            for violation in violations:
+            _print(
+                quiet,
+                f"Jira sandbox: {len(jira.requests)} requests, "
+                f"{len(jira_violations)} contract violations.",
+            )
+            for violation in [*violations, *jira_violations]:
                 print(f"  violation: {violation}")
             if failure:
                 print(f"\nThe demo stopped early: {failure}")
-            return 1 if violations or failure else 0
+            return 1 if violations or jira_violations or failure else 0
 
 
 # --------------------------------------------------------------------------------------------------
@@ -211,6 +235,7 @@ async def run_demo(
 async def _play(demo: _Demo) -> None:
     await demo.introduction()
     incident = await demo.declare_from_message()
+    await demo.jira_ticket(incident)
     await demo.build_the_timeline(incident)
     await demo.hand_over_communications(incident)
     await demo.update_reminder(incident)
@@ -245,8 +270,10 @@ class _Demo:
         *,
         clock: DemoClock,
         chart: Path,
+        jira: SandboxJira,
     ) -> None:
         self.slack = slack
+        self.jira = jira
         self.clock = clock
         self.chart = chart
         self.chart_saved: Path | None = None
@@ -368,6 +395,88 @@ class _Demo:
             ],
         )
         return incident
+
+    async def jira_ticket(self, incident: Incident) -> None:
+        jira, channel = self.jira, self.incident_channel
+        self.transcript.scene("1b · The Jira ticket, and a change made in Jira")
+        tickets = TicketRepository()
+        found = None
+        for _ in range(int(STEP_TIMEOUT / 0.05)):
+            found = await tickets.get(incident.id)
+            if found is not None:
+                break
+            await asyncio.sleep(0.05)
+        if found is None:
+            raise DemoStepFailed(f"the Jira ticket was not opened within {STEP_TIMEOUT:.0f} s")
+        key = found.key
+        await self.need(
+            lambda: (
+                any(b.link == found.url for b in self.slack.channels[channel].bookmarks.values())
+                and key in self.pinned_summary(channel)
+            ),
+            "the ticket's bookmark and its link on the pinned summary",
+        )
+        await self.quiet()
+        issue = jira.issue(key)
+        self.transcript.record(
+            Step(
+                "(FireFighter)",
+                f"opens the Jira ticket {key} in the background (Slack never waits for Jira)",
+                [
+                    f"In Jira, {key}: “{issue.values['summary']}” · priority "
+                    f"{jira.priorities[str(issue.values['priority'])].name} · status "
+                    f"{jira.status_name(issue)} · labels {', '.join(issue.values['labels'])}",
+                    f"Bookmarked in #{self.name(channel)}: Jira {key} → {found.url}",
+                    "Pinned summary, now with the link:\n" + self.pinned_summary(channel),
+                ],
+            )
+        )
+        carol = next(a for a in jira.accounts.values() if a.email.startswith("carol"))
+        bot_writes = self.jira_writes(key)
+        before = len(self.slack.thread(self.channels.incidents, self.announcement.ts))
+        jira.edit_as(carol, key, {"priority": {"name": "Highest"}})
+        await self.need_incident(
+            incident.id, lambda i: i.priority.label == "P1", "the priority changed in Jira"
+        )
+        replies = await self.need(
+            lambda: self.slack.thread(self.channels.incidents, self.announcement.ts)[before + 1 :],
+            "the change told in the announcement's thread",
+        )
+        await asyncio.sleep(2 * JIRA_PULL_SECONDS)  # two more pulls: an echo would show now
+        await self.quiet()
+        entries = [
+            e
+            for e in await TimelineRepository().list(incident.id, limit=10_000)
+            if e.kind.value == "priority_change"
+        ]
+        echo = (
+            "no echo: Jira already said Highest, so FireFighter wrote nothing back "
+            f"({self.jira_writes(key) - bot_writes} writes to {key}, "
+            f"{len(entries)} priority change on the timeline)"
+        )
+        self.transcript.record(
+            Step(
+                "Carol (in Jira)",
+                f"raises the priority of {key} to Highest; FireFighter pulls it within a second",
+                [
+                    "In #incidents, the announcement's thread:\n"
+                    + "\n".join(f"↳ {self.render(m)}" for m in replies),
+                    echo,
+                ],
+            )
+        )
+
+    def jira_writes(self, key: str) -> int:
+        """Edits and transitions the bot sent to an issue."""
+        issue = self.jira.issue(key)
+        return sum(
+            1
+            for r in self.jira.requests
+            if r.method in ("PUT", "POST")
+            and r.account_id == self.jira.bot.account_id
+            and (f"/issue/{issue.key}" in r.path or f"/issue/{issue.id}" in r.path)
+            and "remotelink" not in r.path
+        )
 
     async def build_the_timeline(self, incident: Incident) -> None:
         slack, alice, bob, channel = self.slack, self.alice, self.bob, self.incident_channel
@@ -993,6 +1102,21 @@ class _Demo:
                 return entry
             await asyncio.sleep(0.05)
         raise DemoStepFailed(f"{what} was not stored within {STEP_TIMEOUT:.0f} s")
+
+
+def _jira_site(jira: SandboxJira, catalog: Catalog) -> Catalog:
+    """Shape the sandbox Jira like the catalog (projects, workflows, the demo's people, the mapped
+    custom fields, whose sandbox ids the returned catalog uses)."""
+    return seed_site(
+        jira,
+        catalog,
+        people=[
+            ("Alice Martin", "alice@example.com"),
+            ("Bob Nguyen", "bob@example.com"),
+            ("Carol Diaz", "carol@example.com"),
+            ("Dave Okafor", "dave@example.com"),
+        ],
+    )
 
 
 # --------------------------------------------------------------------------------------------------

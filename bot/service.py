@@ -1029,6 +1029,31 @@ class IncidentService:
             self.wake()
         return recorded
 
+    async def ticket_fields_refused(
+        self, incident_id: int, key: str, refused: Mapping[str, str]
+    ) -> None:
+        """The ticket was opened without fields Jira refused (a misconfigured mapping): on the
+        timeline and in the channel, with what to fix."""
+        incident = await self.incidents.require(incident_id)
+        listed = "; ".join(f"{field}: {message}" for field, message in sorted(refused.items()))
+        text = (
+            f"I opened {key} without {', '.join(sorted(refused))}, which Jira refused ({listed}). "
+            "Check `jira.field_mapping` and `jira.priority_field` in the FireFighter catalog: "
+            "`firefighter check` lists such problems."
+        )
+        now = self.clock.now()
+        async with transaction():
+            if not await idempotency.remember(f"ticket-refused:{key}", now=now):
+                return
+            await self._append(
+                incident,
+                TimelineEvent(TimelineKind.SIDE_EFFECT_FAILED, text, {"jira_key": key}),
+                by=JIRA,
+                at=now,
+            )
+            await self._enqueue_post(incident, text, key=f"ticket-refused-{key}", now=now)
+        self.wake()
+
     async def ticket_written(self, incident_id: int, values: Mapping[str, object]) -> None:
         """Remember what the bot just wrote to the ticket (an echo of it is then ignored)."""
         await self.tickets.remember_written(incident_id, values, at=self.clock.now())

@@ -32,6 +32,8 @@ DESCRIPTIONS = {
     FOLLOWUP: "create the follow-up in Jira",
 }
 
+REQUIRED = frozenset({"project", "issuetype", "summary"})
+"""Fields without which Jira cannot open an issue (others may be dropped when Jira refuses them)."""
 SYNC_GENERATOR = "firefighter:sync"
 """``historyMetadata.type`` of every write the bot makes (the adapter sets it)."""
 FOLLOWUP_LABEL = "firefighter-followup"
@@ -95,10 +97,10 @@ def description(catalog: Catalog, incident: Incident, context: TicketContext) ->
         ]
     if context.incident_url:
         links += [" · " if links else "", Link("Incident in Slack", context.incident_url)]
-    priority = catalog.priority(incident.priority.label)
+    # The priority is a field of its own: repeating it here would rewrite the description on
+    # every priority change.
     facts = (
-        f"Priority {incident.priority.label} ({priority.name}) · "
-        f"category {_category_name(catalog, incident)} · "
+        f"Category {_category_name(catalog, incident)} · "
         f"environments {', '.join(incident.environments) or '—'}"
     )
     return Document.of(

@@ -73,13 +73,26 @@ class TicketEffects:
         project, issue_type = routed
         marker = ticket.marker(incident.id)
         ref = await self.tracker.find_by_label(marker)
+        refused: dict[str, str] = {}
         if ref is None:
             fields = ticket.creation_fields(self.catalog, incident, context)
-            ref = await self.tracker.create_issue(project, issue_type, fields, marker=marker)
+            try:
+                ref = await self.tracker.create_issue(project, issue_type, fields, marker=marker)
+            except TrackerError as error:
+                # A mapped field Jira refuses (a wrong id, a value it does not allow) must not
+                # cost the incident its ticket: open it without them, and say which.
+                refused = dict(error.field_errors)
+                if error.code != "invalid" or not refused or refused.keys() & ticket.REQUIRED:
+                    raise
+                kept = {k: v for k, v in fields.items() if k not in refused}
+                ref = await self.tracker.create_issue(project, issue_type, kept, marker=marker)
             log.info("jira ticket opened", extra={"incident_id": incident.id, "jira_key": ref.key})
-        return await self.service.ticket_opened(
+        opened = await self.service.ticket_opened(
             incident.id, key=ref.key, issue_id=ref.id, url=ref.url, project=project, written={}
         )
+        if refused:
+            await self.service.ticket_fields_refused(incident.id, ref.key, refused)
+        return opened
 
     async def _reconcile(
         self, incident: Incident, current: Ticket, context: ticket.TicketContext

@@ -177,25 +177,32 @@ async def spawn_bot(env: dict[str, str], *, capture: bool = False) -> object:
 
 
 @pytest_asyncio.fixture(params=["cloud", "datacenter"])
-async def jira(request: pytest.FixtureRequest, catalog: object) -> AsyncIterator[object]:
-    """The sandbox Jira (Cloud, then Data Center), shaped like the example catalog's Jira section,
-    with Alice and Bob as users; a test fails at teardown on any contract violation."""
+async def jira(request: pytest.FixtureRequest) -> AsyncIterator[object]:
+    """The sandbox Jira (Cloud, then Data Center); a test fails at teardown on any contract
+    violation. ``jira_catalog`` shapes it like the catalog."""
     from sandbox.jira import SandboxJira
-    from sandbox.jira.seed import seed_site
 
     async with SandboxJira(mode=request.param) as sandbox:
-        seed_site(
-            sandbox,
-            catalog,  # type: ignore[arg-type]
-            people=[("Alice Martin", "alice@example.com"), ("Bob Nguyen", "bob@example.com")],
-        )
         yield sandbox
         sandbox.assert_no_violations()
 
 
+@pytest.fixture
+def jira_catalog(jira: object, catalog: object) -> object:
+    """The example catalog, with the sandbox Jira shaped like it (projects, workflows, components,
+    mapped custom fields) and Alice and Bob as Jira users."""
+    from sandbox.jira.seed import seed_site
+
+    return seed_site(
+        jira,  # type: ignore[arg-type]
+        catalog,  # type: ignore[arg-type]
+        people=[("Alice Martin", "alice@example.com"), ("Bob Nguyen", "bob@example.com")],
+    )
+
+
 @pytest_asyncio.fixture
 async def jira_bot(
-    db: object, slack: object, jira: object, catalog: object
+    db: object, slack: object, jira: object, jira_catalog: object
 ) -> AsyncIterator[object]:
     """The wired bot with Jira switched on against the sandbox Jira. The pull job runs only when a
     test calls ``ticket_pull.pull()`` (its interval is an hour)."""
@@ -218,6 +225,6 @@ async def jira_bot(
         jira_pull_seconds=3600,
     )
     async with AsyncExitStack() as stack:
-        running = await start_bot(settings, catalog, stack)  # type: ignore[arg-type]
+        running = await start_bot(settings, jira_catalog, stack)  # type: ignore[arg-type]
         await slack.wait_for_connection()  # type: ignore[attr-defined]
         yield running

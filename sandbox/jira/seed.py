@@ -49,9 +49,11 @@ def _mapped_statuses(catalog: Catalog, project: str) -> list[str]:
 
 def seed_site(
     sandbox: SandboxJira, catalog: Catalog, *, people: Iterable[tuple[str, str]] = ()
-) -> None:
-    """Projects for every route of ``catalog``, ``people`` (display name, e-mail) as users, and a
-    "Lowest" priority (Jira's default scheme has five)."""
+) -> Catalog:
+    """Projects for every route of ``catalog`` (with their components), ``people`` (display name,
+    e-mail) as users, a "Lowest" priority (Jira's default scheme has five), and a custom field per
+    mapped source. Returns the catalog with ``jira.field_mapping`` pointing at those fields (the
+    sandbox numbers its custom fields itself)."""
     sandbox.priorities.setdefault("5", Priority("5", "Lowest"))
     keys = {c.jira.project for c in catalog.categories if c.jira.project}
     keys |= {k for k in (catalog.jira.default_project, catalog.jira.followup_project) if k}
@@ -65,5 +67,21 @@ def seed_site(
             else _workflow_for(sandbox, names)
         )
         sandbox.add_project(key, f"{key.title()} incidents", workflow=workflow)
+    components: dict[str, set[str]] = {}
+    for category in catalog.categories:
+        routed = category.jira.project or catalog.jira.default_project
+        if routed:
+            components.setdefault(routed, set()).update(category.jira.components)
+    for key, wanted in components.items():
+        project = sandbox.project(key)
+        for name in sorted(wanted - set(project.components.values())):
+            sandbox.add_component(key, name)
     for display_name, email in people:
         sandbox.add_user(display_name, email=email)
+    mapping = {
+        sandbox.add_custom_field(f"Incident {source}", "string"): source
+        for source in catalog.jira.field_mapping.values()
+    }
+    return catalog.model_copy(
+        update={"jira": catalog.jira.model_copy(update={"field_mapping": mapping})}
+    )
