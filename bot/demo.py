@@ -433,14 +433,17 @@ class _Demo:
         )
         carol = next(a for a in jira.accounts.values() if a.email.startswith("carol"))
         bot_writes = self.jira_writes(key)
-        before = len(self.slack.thread(self.channels.incidents, self.announcement.ts))
         jira.edit_as(carol, key, {"priority": {"name": "Highest"}})
         await self.need_incident(
             incident.id, lambda i: i.priority.label == "P1", "the priority changed in Jira"
         )
         replies = await self.need(
-            lambda: self.slack.thread(self.channels.incidents, self.announcement.ts)[before + 1 :],
-            "the change told in the announcement's thread",
+            lambda: [
+                m
+                for m in self.slack.messages(channel)
+                if "in Jira" in self.render(m) and "Priority" in self.render(m)
+            ],
+            "the change told in the incident channel",
         )
         await asyncio.sleep(2 * JIRA_PULL_SECONDS)  # two more pulls: an echo would show now
         await self.quiet()
@@ -459,8 +462,7 @@ class _Demo:
                 "Carol (in Jira)",
                 f"raises the priority of {key} to Highest; FireFighter pulls it within a second",
                 [
-                    "In #incidents, the announcement's thread:\n"
-                    + "\n".join(f"↳ {self.render(m)}" for m in replies),
+                    f"In #{self.name(channel)}:\n" + "\n".join(self.render(m) for m in replies),
                     echo,
                 ],
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -83,7 +84,13 @@ def add_weekly_digest(scheduler: AsyncIOScheduler, service: IncidentService) -> 
 
 
 async def pull_jira_changes(pull: TicketPull) -> None:
-    report = await pull.pull()
+    try:
+        report = await pull.pull()
+    except asyncio.CancelledError:
+        # The scheduler cancels running jobs at shutdown; the next start pulls from the same
+        # watermark, so nothing is lost (and this is no error).
+        log.info("jira pull interrupted by shutdown")
+        return
     if report is not None and (report.applied or report.followups):
         log.info(
             "jira pulled",

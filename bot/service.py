@@ -1128,7 +1128,7 @@ class IncidentService:
             if priority is not incident.priority:
                 await self.update(
                     incident.id,
-                    IncidentChanges(priority=priority, priority_reason="changed in Jira"),
+                    IncidentChanges(priority=priority),
                     by=by,
                     intent_key=intent,
                 )

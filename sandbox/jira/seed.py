@@ -11,7 +11,7 @@ from bot.config import Catalog
 from bot.domain.incident import Status as IncidentStatus
 from sandbox.jira import catalog as site
 from sandbox.jira.server import SandboxJira
-from sandbox.jira.state import Priority, Status, Transition, Workflow
+from sandbox.jira.state import IssueType, Priority, Status, Transition, Workflow
 
 _status_ids = itertools.count(20000)
 
@@ -50,11 +50,18 @@ def _mapped_statuses(catalog: Catalog, project: str) -> list[str]:
 def seed_site(
     sandbox: SandboxJira, catalog: Catalog, *, people: Iterable[tuple[str, str]] = ()
 ) -> Catalog:
-    """Projects for every route of ``catalog`` (with their components), ``people`` (display name,
+    """Projects for every route of ``catalog`` (with their components and issue types), ``people`` (display name,
     e-mail) as users, a "Lowest" priority (Jira's default scheme has five), and a custom field per
     mapped source. Returns the catalog with ``jira.field_mapping`` pointing at those fields (the
     sandbox numbers its custom fields itself)."""
     sandbox.priorities.setdefault("5", Priority("5", "Lowest"))
+    named = {catalog.jira.issue_type, catalog.jira.followup_issue_type}
+    named |= {c.jira.issue_type for c in catalog.categories if c.jira.issue_type}
+    named |= {p.issue_type for p in catalog.jira.projects.values() if p.issue_type}
+    known = {t.name.casefold() for t in sandbox.issue_types.values()}
+    for number, name in enumerate(sorted(n for n in named if n.casefold() not in known)):
+        type_id = str(10100 + number)
+        sandbox.issue_types[type_id] = IssueType(type_id, name)
     keys = {c.jira.project for c in catalog.categories if c.jira.project}
     keys |= {k for k in (catalog.jira.default_project, catalog.jira.followup_project) if k}
     existing = {p.key for p in sandbox.projects.values()}
