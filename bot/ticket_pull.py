@@ -11,16 +11,23 @@ rest go through the service, like a click in Slack. One replica pulls at a time 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot import ticket
-from bot.ports import Clock, Tracker
+from bot.ports import Clock, IssueSnapshot, Tracker
 from bot.service import IncidentService
 from storage import lock
-from storage.tickets import CursorRepository, FollowUpRepository, TicketRepository
+from storage.tickets import (
+    CursorRepository,
+    FollowUp,
+    FollowUpRepository,
+    Ticket,
+    TicketRepository,
+)
 
 log = logging.getLogger("firefighter.jira")
 
@@ -28,6 +35,8 @@ CURSOR = "jira.pull"
 OVERLAP = timedelta(minutes=2)
 FIRST_LOOKBACK = timedelta(days=1)
 LEASE = "pull:jira"
+CONCURRENCY = 8
+"""Issues handled at once (each a few short transactions; below the database pool's size)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,46 +89,25 @@ class TicketPull:
         followups = await self.followups.by_keys(keys)
         bot_account = await self.tracker.account_id()
         priority_field = self.service.catalog.jira.priority_field
-        applied = followed = 0
         newest: datetime | None = cursor
         for snapshot in snapshots:
             newest = max(newest, snapshot.updated) if newest else snapshot.updated
-            key = snapshot.ref.key
-            if key in followups:
-                await self.service.followup_status(key, snapshot.status, snapshot.status_category)
-                followed += 1
-            current = tickets.get(key)
-            if current is None or current.deleted_at is not None:
-                continue
-            last = max((c.id for c in snapshot.changes), default=current.last_change_id)
-            if last <= current.last_change_id:
-                continue  # seen in an earlier, overlapping window
-            changes = ticket.remote_changes(
-                snapshot,
-                after=current.last_change_id,
-                bot_account=bot_account,
-                priority_field=priority_field,
-                written=current.written,
-            )
-            if changes:
-                log.info(
-                    "jira changes pulled",
-                    extra={
-                        "incident_id": current.incident_id,
-                        "jira_key": key,
-                        "fields": [c.field.value for c in changes],
-                    },
+        gate = asyncio.Semaphore(CONCURRENCY)
+
+        async def handle(snapshot: IssueSnapshot) -> tuple[int, int]:
+            async with gate:
+                return await self._handle(
+                    snapshot,
+                    tickets,
+                    followups,
+                    bot_account=bot_account,
+                    priority_field=priority_field,
                 )
-                await self.service.apply_ticket_changes(
-                    current.incident_id, key, current.project, changes
-                )
-                applied += len(changes)
-            await self.tickets.mark_pulled(
-                current.incident_id,
-                last_change_id=last,
-                remote_updated=snapshot.updated,
-                at=self.clock.now(),
-            )
+
+        # Issues are independent (each its own incident): applied concurrently, a few at a time.
+        results = await asyncio.gather(*(handle(s) for s in snapshots))
+        applied = sum(a for a, _ in results)
+        followed = sum(f for _, f in results)
         if newest is not None and newest != cursor:
             await self.cursors.set(CURSOR, newest, at=self.clock.now())
         return PullReport(
@@ -128,3 +116,52 @@ class TicketPull:
             followups=followed,
             seconds=time.perf_counter() - started,
         )
+
+    async def _handle(
+        self,
+        snapshot: IssueSnapshot,
+        tickets: dict[str, Ticket],
+        followups: dict[str, FollowUp],
+        *,
+        bot_account: str,
+        priority_field: str,
+    ) -> tuple[int, int]:
+        """One issue read by the pull: a follow-up's status, or an incident ticket's changes.
+        Returns (changes applied, follow-ups updated)."""
+        key = snapshot.ref.key
+        followed = 0
+        if key in followups:
+            await self.service.followup_status(key, snapshot.status, snapshot.status_category)
+            followed = 1
+        current = tickets.get(key)
+        if current is None or current.deleted_at is not None:
+            return 0, followed
+        last = max((c.id for c in snapshot.changes), default=current.last_change_id)
+        if last <= current.last_change_id:
+            return 0, followed  # seen in an earlier, overlapping window
+        changes = ticket.remote_changes(
+            snapshot,
+            after=current.last_change_id,
+            bot_account=bot_account,
+            priority_field=priority_field,
+            written=current.written,
+        )
+        if changes:
+            log.info(
+                "jira changes pulled",
+                extra={
+                    "incident_id": current.incident_id,
+                    "jira_key": key,
+                    "fields": [c.field.value for c in changes],
+                },
+            )
+            await self.service.apply_ticket_changes(
+                current.incident_id, key, current.project, changes
+            )
+        await self.tickets.mark_pulled(
+            current.incident_id,
+            last_change_id=last,
+            remote_updated=snapshot.updated,
+            at=self.clock.now(),
+        )
+        return len(changes), followed
