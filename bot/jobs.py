@@ -12,6 +12,7 @@ from datetime import timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.domain.reminders import ReminderKind
+from bot.ports import TrackerError
 from bot.service import IncidentService
 from bot.ticket_pull import TicketPull
 
@@ -90,6 +91,10 @@ async def pull_jira_changes(pull: TicketPull) -> None:
         # The scheduler cancels running jobs at shutdown; the next start pulls from the same
         # watermark, so nothing is lost (and this is no error).
         log.info("jira pull interrupted by shutdown")
+        return
+    except TrackerError as error:
+        # Jira down or refusing: the watermark did not move, the next pull reads the same window.
+        log.warning("jira pull failed; the next one retries", extra={"error": str(error)})
         return
     if report is not None and (report.applied or report.followups):
         log.info(
