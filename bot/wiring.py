@@ -44,6 +44,7 @@ from handlers import (
 )
 from handlers.background import Background
 from handlers.command import CommandRouter
+from integrations.jira import JiraTracker
 from storage.outbox import OutboxJob
 
 FEATURES: tuple[Any, ...] = (declare, timeline, manage, timeline_edit, followup, reminders, report)
@@ -103,8 +104,6 @@ def build_tracker(settings: Settings, catalog: Catalog) -> Tracker | None:
     """The Jira adapter, or None when Jira is not configured (switched off here, once)."""
     if not settings.jira_enabled or settings.jira_url is None:
         return None
-    from integrations.jira import JiraTracker
-
     assert settings.jira_api_token is not None
     return JiraTracker(
         settings.jira_url,
