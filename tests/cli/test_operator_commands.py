@@ -123,3 +123,34 @@ async def test_the_demo_plays_help_and_app_home_without_contract_violations(
     assert data["servers"]["slack"]["requests"] > 0
     assert [step["action"] for step in data["transcript"]][-1] == "opens the FireFighter Home tab"
     assert any(c["name"] == "general" for c in data["state"]["slack"]["channels"])
+
+
+async def test_check_compares_the_catalog_with_jira_and_locates_each_mismatch(
+    tmp_path: Path,
+) -> None:
+    from sandbox.jira import SandboxJira
+
+    config = tmp_path / "firefighter.yaml"
+    example = (REPO / "bot" / "firefighter.example.yaml").read_text()
+    # One category routed to a project the site does not have.
+    config.write_text(example.replace("jira: {project: CHK}", "jira: {project: CHQ}"))
+    async with SandboxJira(mode="cloud") as jira:
+        from bot.config import load_catalog
+        from sandbox.jira.seed import seed_site
+
+        seed_site(jira, load_catalog(None))  # the example catalog's projects (CHK, not CHQ)
+        code, out = await firefighter(
+            "check",
+            FIREFIGHTER_CONFIG=str(config),
+            JIRA_URL=jira.base_url,
+            JIRA_USER=jira.bot.email,
+            JIRA_API_TOKEN=jira.bot.api_token,
+        )
+        jira.assert_no_violations()
+    assert code == 1, out
+    line = next(n for n, text in enumerate(config.read_text().splitlines(), 1) if "CHQ" in text)
+    assert f"jira: {config}:{line}:" in out
+    assert "Jira has no project CHQ" in out
+    # The custom fields the example maps do not exist on this site either.
+    assert "jira.field_mapping.customfield_10200: Jira has no field customfield_10200" in out
+    assert jira.bot.api_token not in out
