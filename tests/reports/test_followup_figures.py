@@ -58,22 +58,17 @@ def test_stats_count_the_follow_ups_of_the_period_and_of_the_period_before():
         10: FollowUpCounts(total=2, overdue=2),
         99: FollowUpCounts(total=50, overdue=50),  # not an incident of either period
     }
-    tracked = compute_stats(
-        incidents,
-        period=period,
-        previous=period.previous(TZ),
-        tz=TZ,
-        cost_totals={},
-        visible=lambda i: True,
-        followups=followups,
-    )
-    untracked = compute_stats(
-        incidents,
-        period=period,
-        previous=period.previous(TZ),
-        tz=TZ,
-        cost_totals={},
-        visible=lambda i: True,
+    tracked, untracked = (
+        compute_stats(
+            incidents,
+            period=period,
+            previous=period.previous(TZ),
+            tz=TZ,
+            cost_totals={},
+            visible=lambda i: True,
+            followups=counts,
+        )
+        for counts in (followups, None)
     )
 
     assert tracked.followups == FollowUpCounts(total=4, overdue=2, done=1)
