@@ -273,3 +273,41 @@ class SyncCursor(Model):
 
     class Meta:
         table = "sync_cursor"
+
+
+# A page of on-call through PagerDuty: one row per (incident, PagerDuty service, round). ``key`` is
+# the PagerDuty incident_key (deterministic: a retry finds the PagerDuty incident it opened);
+# ``round`` grows when a service is paged again after its previous page was resolved.
+# ``responders`` holds who PagerDuty notified ({"id", "name", "email", "slack_id"}), ``invited``
+# whether they were invited to the incident channel, ``channel_linked`` whether the PagerDuty
+# incident carries the channel's link (a page sent before the channel existed gets it as a note).
+class PagerDutyPage(Model):
+    id = fields.IntField(primary_key=True)
+    incident: fields.ForeignKeyRelation[Incident] = fields.ForeignKeyField(
+        "models.Incident", related_name="pages", on_delete=fields.CASCADE
+    )
+    incident_id: int
+    service_key = fields.CharField(max_length=64)
+    service_id = fields.CharField(max_length=32)
+    escalation_policy_id = fields.CharField(max_length=32, null=True)
+    round = fields.SmallIntField(default=1)
+    key = fields.CharField(max_length=128, unique=True)
+    urgency = fields.CharField(max_length=8)
+    status = fields.CharField(max_length=16, db_index=True)
+    automatic = fields.BooleanField(default=False)
+    requested_by = fields.CharField(max_length=64)
+    pd_incident_id = fields.CharField(max_length=32, null=True)
+    pd_number = fields.IntField(null=True)
+    url = fields.CharField(max_length=500, null=True)
+    responders: fields.Field[list[dict[str, object]]] = fields.JSONField(default=list)
+    invited = fields.BooleanField(default=False)
+    channel_linked = fields.BooleanField(default=False)
+    acknowledged_at = fields.DatetimeField(null=True)
+    acknowledged_by = fields.CharField(max_length=255, null=True)
+    resolved_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField()
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        table = "pagerduty_page"
+        unique_together = (("incident_id", "service_id", "round"),)
