@@ -311,3 +311,31 @@ class PagerDutyPage(Model):
     class Meta:
         table = "pagerduty_page"
         unique_together = (("incident_id", "service_id", "round"),)
+
+
+# The incident's post-mortem page in Confluence (one per incident; a page deleted in Confluence is
+# replaced on the same row when someone asks for a new one). ``version`` is the page version the
+# bot last wrote and ``digest`` what its generated sections said then, so an unchanged timeline
+# costs no request; ``ready`` mirrors the page's ready label (or the ticket's Jira status), as the
+# readiness pull last saw it.
+class Postmortem(Model):
+    id = fields.IntField(primary_key=True)
+    incident: fields.OneToOneRelation[Incident] = fields.OneToOneField(
+        "models.Incident", related_name="postmortem", on_delete=fields.CASCADE
+    )
+    incident_id: int
+    page_id = fields.CharField(max_length=64)
+    space_key = fields.CharField(max_length=255)
+    title = fields.CharField(max_length=255)
+    url = fields.CharField(max_length=1000)
+    version = fields.IntField(default=1)
+    digest = fields.CharField(max_length=64, default="")
+    ready = fields.BooleanField(default=False)
+    ready_at = fields.DatetimeField(null=True)
+    checked_at = fields.DatetimeField(null=True)
+    deleted_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField()
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        table = "postmortem"
