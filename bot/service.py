@@ -19,10 +19,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot import effects, ticket
+from bot import page as paging
 from bot.blocks.home import HomeFilters, HomePage, PriorityStyle
 from bot.blocks.report import chart_comment, digest_message
 from bot.chart import render_chart
-from bot.config import Catalog
+from bot.config import Catalog, PagerDutyService
 from bot.domain.cost import CostDraft, CostEntry, format_money, totals_by_currency
 from bot.domain.declaration import (
     Declaration,
@@ -76,12 +77,13 @@ from bot.domain.reminders import (
 )
 from bot.domain.stats import Period, Stats, compute_stats, last_week, parse_period, weeks_to_json
 from bot.domain.timeline import edit_entry, strike_entry
-from bot.ports import Chat, ChatError, Clock
+from bot.ports import Chat, ChatError, Clock, OnCall, Pager, PagerError, PagerIncident
 from storage import idempotency, lock, outbox
 from storage.costs import CostRepository
 from storage.db import transaction
 from storage.errors import ConcurrentUpdate, TimelineEntryNotFound
 from storage.home import HomeQuery, HomeRepository
+from storage.pages import PageRecord, PageRepository, Responder
 from storage.reminders import Reminder, ReminderRepository
 from storage.report import ReportRepository
 from storage.repository import (
@@ -121,6 +123,14 @@ UPLOAD_ELSEWHERE = frozenset(
     {"not_in_channel", "channel_not_found", "is_archived", "access_denied", "restricted_action"}
 )
 """Errors meaning a file cannot go to the command's channel: it goes to the user's DM instead."""
+PAGERDUTY_OFF = (
+    "PagerDuty is not configured for FireFighter, so there is no on-call to show or page."
+)
+ON_CALL_MEMORY = timedelta(seconds=30)
+"""How long an answer about who is on call is reused (the declare modal asks on every change)."""
+ACK_ATTEMPTS = 3
+"""Tries to record an acknowledgement that races with a change made in Slack."""
+FIREFIGHTER = Actor.system("firefighter", "FireFighter")
 
 
 class IncidentChanged(UserFacingError):
@@ -173,6 +183,13 @@ class IncidentService:
     followups: FollowUpRepository = field(default_factory=FollowUpRepository)
     jira: bool = False
     """Whether incidents get Jira tickets (Jira is configured: wiring decides, once)."""
+    pages: PageRepository = field(default_factory=PageRepository)
+    pager: Pager | None = None
+    """PagerDuty, when it is configured (wiring decides, once): on-call is read through it, and
+    pages are recorded for the outbox to send (``bot.page_effects``)."""
+    _on_call_cache: dict[str, tuple[datetime, OnCall]] = field(
+        default_factory=dict, init=False, repr=False
+    )
 
     @property
     def timezone(self) -> ZoneInfo:
@@ -441,6 +458,7 @@ class IncidentService:
                 )
             await self.roles.assign(incident.id, BuiltinRole.COMMANDER, by.id, by=by, at=now)
             await self._enqueue_sync(incident, now=now)
+            await self._auto_page(incident, by=by, now=now)
             await self._schedule_reminders(incident, now=now)
         self.wake()
         return Declared(incident, created=True)
@@ -1286,6 +1304,360 @@ class IncidentService:
         return incident
 
     # ----------------------------------------------------------------------------------------
+    # PagerDuty: who is on call, pages (recorded here, sent by ``bot.page_effects``), and what
+    # responders did in PagerDuty (pulled by ``bot.page_pull``). Rules and texts: ``bot.page``.
+    # ----------------------------------------------------------------------------------------
+
+    async def on_call(self, services: Sequence[PagerDutyService]) -> list[paging.ServiceOnCall]:
+        """Who is on call now for each service, every level, with their Slack accounts matched
+        by e-mail. A service PagerDuty cannot answer for carries a ``problem`` instead."""
+        if self.pager is None:
+            raise UserFacingError(PAGERDUTY_OFF)
+        return list(await asyncio.gather(*(self._service_on_call(s) for s in services)))
+
+    async def _service_on_call(self, service: PagerDutyService) -> paging.ServiceOnCall:
+        try:
+            on_call = await self._read_on_call(service)
+        except PagerError as error:
+            return paging.ServiceOnCall(service, None, problem=paging.pager_problem(error))
+        emails = {shift.user.email.casefold() for shift in on_call.shifts if shift.user.email}
+        found = await asyncio.gather(*(self._slack_user(email) for email in emails))
+        return paging.ServiceOnCall(service, on_call, dict(zip(emails, found, strict=True)))
+
+    async def _read_on_call(self, service: PagerDutyService) -> OnCall:
+        """The service's on-call, remembered ``ON_CALL_MEMORY`` (the declare modal asks on
+        every impact picked; shifts do not change by the second)."""
+        assert self.pager is not None
+        now = self.clock.now()
+        remembered = self._on_call_cache.get(service.key)
+        if remembered is not None and now - remembered[0] < ON_CALL_MEMORY:
+            return remembered[1]
+        if service.escalation_policy_id:
+            on_call = await self.pager.on_call(escalation_policy_id=service.escalation_policy_id)
+        else:
+            on_call = await self.pager.on_call(service_id=service.service_id)
+        self._on_call_cache[service.key] = (now, on_call)
+        return on_call
+
+    async def _slack_user(self, email: str) -> str | None:
+        """The Slack account with this e-mail (None: none, or Slack could not say)."""
+        if self.chat is None:
+            return None
+        try:
+            return await self.chat.resolve_user(email)
+        except ChatError:
+            return None
+
+    async def page(
+        self,
+        incident_id: int,
+        service_keys: Sequence[str] | None,
+        *,
+        by: Actor,
+        intent_key: str,
+    ) -> list[paging.PageView]:
+        """Page on-call for the incident: the named services (any configured one), else the
+        category's. One page per (incident, service) while it is open in PagerDuty: asking again
+        changes nothing, and the same ``intent_key`` twice (a redelivered command) neither."""
+        if self.pager is None:
+            raise UserFacingError(PAGERDUTY_OFF)
+        incident = await self.incidents.require(incident_id)
+        await self._require_manage(incident, by, "page on-call for")
+        refused = paging.may_be_paged(incident)
+        if refused is not None:
+            raise UserFacingError(refused)
+        if service_keys:
+            services = [self.catalog.pagerduty.service(key) for key in service_keys]
+        else:
+            services = paging.services_of(self.catalog, incident.category)
+        if not services:
+            known = ", ".join(f"`{s.key}`" for s in self.catalog.pagerduty.services) or "none"
+            raise UserFacingError(
+                f"The category of {incident.reference} pages no PagerDuty service: name one, "
+                f"`{self.catalog.slack.command} page <service>` (known services: {known})."
+            )
+        now = self.clock.now()
+        views: list[paging.PageView] = []
+        async with transaction():
+            repeat = not await idempotency.remember(f"page:{intent_key}", now=now)
+            for service in services:
+                if repeat:
+                    record = await self.pages.latest(incident.id, service.service_id)
+                    created = False
+                else:
+                    record, created = await self._request_page(
+                        incident, service, by=by, automatic=False, now=now
+                    )
+                if record is not None:
+                    views.append(_page_view(service, record, new=created))
+        self.wake()
+        return views
+
+    async def pages_of(self, incident_id: int) -> list[PageRecord]:
+        return await self.pages.list(incident_id)
+
+    async def _request_page(
+        self,
+        incident: Incident,
+        service: PagerDutyService,
+        *,
+        by: Actor,
+        automatic: bool,
+        now: datetime,
+    ) -> tuple[PageRecord, bool]:
+        """Record a page of ``service`` and its outbox job (inside the caller's transaction),
+        unless the service's last page is still live: that one is returned."""
+        latest = await self.pages.latest(incident.id, service.service_id)
+        if latest is not None and latest.is_live and not await self._page_failed(latest, now):
+            return latest, False
+        round_ = latest.round + 1 if latest is not None else 1
+        record, created = await self.pages.create(
+            incident.id,
+            service_key=service.key,
+            service_id=service.service_id,
+            escalation_policy_id=service.escalation_policy_id,
+            round_=round_,
+            key=paging.page_key(incident.id, service.service_id, round_),
+            urgency=paging.urgency(self.catalog, incident.priority),
+            automatic=automatic,
+            requested_by=by.id,
+            at=now,
+        )
+        if created:
+            await outbox.enqueue(
+                paging.PAGE,
+                {"incident_id": incident.id, "page_id": record.id, "actor": by.id},
+                idempotency_key=f"{paging.PAGE}:{record.id}",
+                incident_id=incident.id,
+                now=now,
+            )
+        return record, created
+
+    async def _page_failed(self, record: PageRecord, now: datetime) -> bool:
+        """A requested page whose job failed for good (reported already): marked failed, so the
+        service can be paged again."""
+        if record.status != "requested":
+            return False
+        job = await outbox.get_by_key(f"{paging.PAGE}:{record.id}")
+        if job is None or job.status is not outbox.OutboxStatus.FAILED:
+            return False
+        await self.pages.ended(record.id, "failed", at=now)
+        return True
+
+    async def _auto_page(self, incident: Incident, *, by: Actor, now: datetime) -> None:
+        """At declaration: page the category's services for ``pagerduty.auto_page_priorities``."""
+        if self.pager is None or not paging.auto_pages(self.catalog, incident.priority):
+            return
+        for service in paging.services_of(self.catalog, incident.category):
+            await self._request_page(incident, service, by=by, automatic=True, now=now)
+
+    async def _pages_follow(
+        self, before: Incident, after: Incident, *, by: Actor, now: datetime
+    ) -> None:
+        """A change's meaning for the pages (``bot.page.pages_on_change``): mitigated → resolve
+        them (an outbox job); raised into, or reopened at, an auto-paged priority → page."""
+        if self.pager is None:
+            return
+        decision = paging.pages_on_change(self.catalog, before, after)
+        if decision == "page":
+            for service in paging.services_of(self.catalog, after.category):
+                await self._request_page(after, service, by=by, automatic=True, now=now)
+        elif decision == "resolve" and any(p.is_live for p in await self.pages.list(after.id)):
+            await outbox.enqueue(
+                paging.RESOLVE,
+                {"incident_id": after.id, "actor": by.id},
+                idempotency_key=f"{paging.RESOLVE}:{after.id}:v{after.version}",
+                incident_id=after.id,
+                now=now,
+            )
+
+    async def page_triggered(
+        self,
+        page_id: int,
+        opened: PagerIncident,
+        responders: Sequence[Responder],
+        *,
+        channel_linked: bool,
+    ) -> PageRecord | None:
+        """PagerDuty opened the page's incident (or had it already: a retry): remember it, on the
+        timeline and in the channel, once. Returns the page as stored now."""
+        now = self.clock.now()
+        async with transaction():
+            first = await self.pages.triggered(
+                page_id,
+                pd_incident_id=opened.id,
+                pd_number=opened.number,
+                url=opened.url,
+                status=opened.status,
+                responders=responders,
+                channel_linked=channel_linked,
+                at=now,
+            )
+            record = await self.pages.get(page_id)
+            if not first or record is None:
+                return record
+            incident = await self.incidents.require(record.incident_id)
+            text = paging.triggered_text(
+                self._service_name(record),
+                opened.number,
+                opened.url,
+                opened.urgency or record.urgency,
+                [(r.name, r.slack_id) for r in responders],
+                automatic_for=incident.priority.label if record.automatic else None,
+            )
+            by = FIREFIGHTER if record.automatic else Actor.user(record.requested_by)
+            await self._append(
+                incident,
+                TimelineEvent(
+                    TimelineKind.PAGE,
+                    text,
+                    {
+                        "event": "triggered",
+                        "service": record.service_key,
+                        "pagerduty_id": opened.id,
+                        "number": opened.number,
+                        "url": opened.url,
+                        "key": record.key,
+                        "responders": [r.as_json() for r in responders],
+                    },
+                ),
+                by=by,
+                at=now,
+            )
+            await self._enqueue_post(incident, text, key=f"page-{page_id}", now=now)
+        self.wake()
+        return record
+
+    async def page_marked(self, page_id: int, **flags: bool) -> None:
+        """The page's responders were invited, or its PagerDuty incident got the channel link."""
+        await self.pages.mark(page_id, at=self.clock.now(), **flags)
+
+    async def page_cancelled(self, page_id: int) -> None:
+        """The incident was mitigated before the page reached PagerDuty: it is not sent."""
+        now = self.clock.now()
+        async with transaction():
+            if not await self.pages.ended(page_id, "cancelled", at=now):
+                return
+            record = await self.pages.get(page_id)
+            assert record is not None
+            incident = await self.incidents.require(record.incident_id)
+            await self._append(
+                incident,
+                TimelineEvent(
+                    TimelineKind.PAGE,
+                    f"Did not page {self._service_name(record)}: {incident.reference} was "
+                    f"{incident.status.label} before PagerDuty could be reached.",
+                    {"event": "cancelled", "service": record.service_key},
+                ),
+                by=FIREFIGHTER,
+                at=now,
+            )
+
+    async def page_acknowledged(
+        self, page_id: int, *, at: datetime, by_name: str, by_email: str | None
+    ) -> bool:
+        """A responder acknowledged the page in PagerDuty: on the timeline and in the channel,
+        and, if nobody responded before, the incident's ``acknowledged_at`` (the milestone rule
+        of a first response, at PagerDuty's time). True the first time for this page."""
+        slack_id = await self._slack_user(by_email) if by_email else None
+        who = f"{by_name} (<@{slack_id}>)" if slack_id else by_name
+        actor = Actor.system("pagerduty", f"{by_name} in PagerDuty")
+        for attempt in range(ACK_ATTEMPTS):
+            now = self.clock.now()
+            try:
+                async with transaction():
+                    if not await self.pages.acknowledged(page_id, by=by_name, at=at):
+                        return False
+                    record = await self.pages.get(page_id)
+                    assert record is not None
+                    incident = await self.incidents.require(record.incident_id)
+                    text = (
+                        f"{who} acknowledged the page on {self._service_name(record)} "
+                        f"({record.reference}) in PagerDuty."
+                    )
+                    await self._append(
+                        incident,
+                        TimelineEvent(
+                            TimelineKind.PAGE,
+                            text,
+                            {
+                                "event": "acknowledged",
+                                "service": record.service_key,
+                                "number": record.pd_number,
+                                "by": by_name,
+                                "slack_id": slack_id,
+                            },
+                        ),
+                        by=actor,
+                        at=at,
+                    )
+                    first = record_first_response(incident, at=at)
+                    if first is not None:
+                        saved = await self.incidents.update(
+                            first.incident, expected_version=incident.version
+                        )
+                        await self._append(saved, first.event, by=actor, at=now)
+                        await self._enqueue_sync(saved, now=now)
+                    await self._enqueue_post(incident, text, key=f"page-ack-{page_id}", now=now)
+            except ConcurrentUpdate:
+                if attempt == ACK_ATTEMPTS - 1:
+                    raise
+                continue  # a Slack change won the race: read the incident again
+            self.wake()
+            return True
+        return False
+
+    async def page_unacknowledged(self, page_id: int) -> None:
+        """PagerDuty put the page back to triggered (its acknowledgement timed out)."""
+        await self.pages.unacknowledged(page_id, at=self.clock.now())
+
+    async def page_resolved(
+        self, page_id: int, *, at: datetime, by_name: str | None, by_bot: bool
+    ) -> bool:
+        """The page's PagerDuty incident is resolved: by FireFighter at mitigation, or by someone
+        in PagerDuty (which does not change the incident itself). Once per page."""
+        now = self.clock.now()
+        async with transaction():
+            if not await self.pages.resolved(page_id, at=at):
+                return False
+            record = await self.pages.get(page_id)
+            assert record is not None
+            incident = await self.incidents.require(record.incident_id)
+            service = self._service_name(record)
+            if by_bot:
+                text = (
+                    f"Resolved the page on {service} ({record.reference}): "
+                    f"{incident.reference} is {incident.status.label}."
+                )
+                actor = FIREFIGHTER
+            else:
+                name = by_name or "Someone"
+                text = (
+                    f"{name} resolved the page on {service} ({record.reference}) in PagerDuty; "
+                    f"{incident.reference} itself stays {incident.status.label}."
+                )
+                actor = Actor.system("pagerduty", f"{name} in PagerDuty")
+            await self._append(
+                incident,
+                TimelineEvent(
+                    TimelineKind.PAGE,
+                    text,
+                    {"event": "resolved", "service": record.service_key, "by_bot": by_bot},
+                ),
+                by=actor,
+                at=at,
+            )
+            await self._enqueue_post(incident, text, key=f"page-resolved-{page_id}", now=now)
+        self.wake()
+        return True
+
+    def _service_name(self, record: PageRecord) -> str:
+        try:
+            return paging.service_name(self.catalog.pagerduty.service(record.service_key))
+        except KeyError:
+            return record.service_key
+
+    # ----------------------------------------------------------------------------------------
     # Side effects that failed for good (called by the outbox worker)
     # ----------------------------------------------------------------------------------------
 
@@ -1563,6 +1935,7 @@ class IncidentService:
     ) -> None:
         """Status and priority changes are told in the announcement's thread (and the source
         message's thread); closing posts the closing summary and schedules the archive."""
+        await self._pages_follow(before, after, by=by, now=now)
         told: list[JsonValue] = [e.text for e in events if e.kind in effects.ANNOUNCED_KINDS]
         if told:
             await outbox.enqueue(
@@ -1868,3 +2241,14 @@ class IncidentService:
         )
         self.wake()
         return week
+
+
+def _page_view(service: PagerDutyService, record: PageRecord, *, new: bool) -> paging.PageView:
+    return paging.PageView(
+        service=paging.service_name(service),
+        status=record.status,
+        new=new,
+        number=record.pd_number,
+        url=record.url,
+        acknowledged_by=record.acknowledged_by,
+    )
