@@ -106,6 +106,12 @@ class Settings(BaseSettings):
     pagerduty_events_url: str = "https://events.pagerduty.com"
     pagerduty_api_token: SecretStr | None = None
     pagerduty_from_email: str | None = None
+    #: A CA bundle (PEM) to trust for PagerDuty's API instead of the system's (a proxy with its own
+    #: CA, the sandbox of the tests and the demo). TLS is always verified.
+    pagerduty_ca_bundle: Path | None = None
+    #: How often PagerDuty acknowledgements are pulled, overriding the catalog's
+    #: ``pagerduty.sync_interval_seconds`` (tests and demos, which cannot wait 15 s).
+    pagerduty_pull_seconds: float | None = Field(default=None, gt=0, le=3600)
 
     # Confluence.
     confluence_url: str | None = None
