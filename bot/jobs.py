@@ -12,7 +12,8 @@ from datetime import timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.domain.reminders import ReminderKind
-from bot.ports import TrackerError
+from bot.page_pull import PagePull
+from bot.ports import PagerError, TrackerError
 from bot.service import IncidentService
 from bot.ticket_pull import TicketPull
 
@@ -117,6 +118,45 @@ def add_jira_pull(scheduler: AsyncIOScheduler, pull: TicketPull, *, every_second
         seconds=every_seconds,
         args=[pull],
         id="pull_jira_changes",
+        max_instances=1,
+        coalesce=True,
+    )
+
+
+async def pull_pagerduty_changes(pull: PagePull) -> None:
+    try:
+        report = await pull.pull()
+    except asyncio.CancelledError:
+        # Cancelled at shutdown: the next start pulls from the same watermark.
+        log.info("pagerduty pull interrupted by shutdown")
+        return
+    except PagerError as error:
+        # PagerDuty down or refusing: the watermark did not move, the next pull reads it again.
+        log.warning("pagerduty pull failed; the next one retries", extra={"error": str(error)})
+        return
+    if report is not None and report.applied:
+        log.info(
+            "pagerduty pulled",
+            extra={
+                "pages": report.pages,
+                "events": report.events,
+                "applied": report.applied,
+                "seconds": round(report.seconds, 3),
+            },
+        )
+
+
+def add_pagerduty_pull(
+    scheduler: AsyncIOScheduler, pull: PagePull, *, every_seconds: float
+) -> None:
+    """Acknowledgements and resolutions made in PagerDuty, pulled every
+    ``pagerduty.sync_interval_seconds`` (a lease makes one replica pull at a time)."""
+    scheduler.add_job(
+        pull_pagerduty_changes,
+        "interval",
+        seconds=every_seconds,
+        args=[pull],
+        id="pull_pagerduty_changes",
         max_instances=1,
         coalesce=True,
     )
