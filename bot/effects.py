@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot import ticket
+from bot import page, ticket
 from bot.blocks.home import PriorityStyle
 from bot.blocks.incident import (
     IncidentView,
@@ -125,7 +125,11 @@ def describe(kind: str, error: str = "", *, private: bool = False) -> str:
         if private:
             return "create the incident's private channel (it is never replaced by a public one)"
         return "create the incident's channel"
-    return _DESCRIPTIONS.get(kind) or ticket.DESCRIPTIONS.get(kind, kind)
+    return (
+        _DESCRIPTIONS.get(kind)
+        or ticket.DESCRIPTIONS.get(kind)
+        or page.DESCRIPTIONS.get(kind, kind)
+    )
 
 
 def _metadata(kind: str, incident_id: int) -> dict[str, Any]:
