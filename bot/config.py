@@ -45,6 +45,7 @@ from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.domain.incident import Priority as DomainPriority
+from bot.postmortem import template_problems
 
 #: The documented example catalog, shipped inside the package; used when FIREFIGHTER_CONFIG is unset.
 EXAMPLE_CATALOG_PATH = Path(__file__).with_name("firefighter.example.yaml")
@@ -117,6 +118,9 @@ class Settings(BaseSettings):
     confluence_url: str | None = None
     confluence_user: str | None = None
     confluence_api_token: SecretStr | None = None
+    #: How often post-mortems are read back, overriding the catalog's
+    #: ``confluence.sync_interval_seconds`` (tests and demos, which cannot wait 15 s).
+    confluence_pull_seconds: float | None = Field(default=None, gt=0, le=3600)
 
     # Health / metrics HTTP endpoint.
     http_host: str = Field(
@@ -823,6 +827,8 @@ class ConfluenceSection(_Model):
     ready_via: Literal["label", "jira_status"] = "label"
     ready_label: str = "postmortem-ready"
     ready_jira_status: str | None = None
+    #: How often the post-mortems of open incidents are read back (their "ready" state).
+    sync_interval_seconds: int = Field(default=60, ge=15)
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -833,6 +839,14 @@ class ConfluenceSection(_Model):
             self.title_template.format(id=1, title="t", priority="P1", category="c", date="d")
         except (KeyError, IndexError, ValueError) as exc:
             problems.append((("title_template",), f"does not format: {exc!r}"))
+        if not re.fullmatch(r"[^\s!#&()*,.:;<>?@\[\]^A-Z]{1,255}", self.ready_label):
+            problems.append(
+                (
+                    ("ready_label",),
+                    "not a Confluence label: lower case, no spaces, none of !#&()*,.:;<>?@[]^",
+                )
+            )
+        problems += [(("template",), problem) for problem in template_problems(self.template)]
         _raise_problems(problems)
         return self
 
