@@ -173,8 +173,11 @@ def resolution(incident: Incident) -> str:
 
 
 def names(people: Sequence[tuple[str, str | None]]) -> str:
-    """``Alice Martin (<@U1>), Erin Fox`` from (name, Slack id) pairs; "nobody" when empty."""
-    shown = [f"{name} (<@{slack}>)" if slack else name for name, slack in people]
+    """``Alice Martin, Erin Fox (no Slack account with their e-mail)`` from (name, Slack id)
+    pairs; "nobody" when empty. Plain text: the channel line and the timeline escape it."""
+    shown = [
+        name if slack else f"{name} (no Slack account with their e-mail)" for name, slack in people
+    ]
     return ", ".join(shown) if shown else "nobody"
 
 
@@ -231,14 +234,15 @@ def triggered_text(
     *,
     automatic_for: str | None,
 ) -> str:
-    """The timeline entry and channel line of a page PagerDuty opened."""
-    reference = f"#{number}" if number else "an incident"
-    link = f" <{url}|PagerDuty {reference}>" if url else ""
+    """The timeline entry and channel line of a page PagerDuty opened (plain text: both are
+    escaped where they are shown)."""
+    reference = f"PagerDuty #{number}" if number else "a PagerDuty incident"
     why = f" (automatic for {automatic_for})" if automatic_for else ""
-    head = f"Paged {service} through PagerDuty{why}: {reference}, {urgency_} urgency."
+    head = f"Paged {service}{why}: {reference}, {urgency_} urgency."
+    link = f" {url}" if url else ""
     if not responders:
         return (
-            f"{head} Nobody is on call for it right now, so nobody was notified: "
+            f"{head} Nobody is on call for {service} right now, so nobody was notified: "
             f"escalate in PagerDuty or call someone.{link}"
         )
     return f"{head} Notified: {names(responders)}.{link}"
