@@ -1554,25 +1554,35 @@ class IncidentService:
             )
 
     async def page_acknowledged(
-        self, page_id: int, *, at: datetime, by_name: str, by_email: str | None
+        self,
+        page_id: int,
+        *,
+        at: datetime,
+        by_name: str,
+        by_email: str | None,
+        intent_key: str | None = None,
     ) -> bool:
         """A responder acknowledged the page in PagerDuty: on the timeline and in the channel,
         and, if nobody responded before, the incident's ``acknowledged_at`` (the milestone rule
-        of a first response, at PagerDuty's time). True the first time for this page."""
+        of a first response, at PagerDuty's time). True the first time for this page; nothing
+        at all when ``intent_key`` (PagerDuty's log entry) was handled already."""
         slack_id = await self._slack_user(by_email) if by_email else None
-        who = f"{by_name} (<@{slack_id}>)" if slack_id else by_name
         actor = Actor.system("pagerduty", f"{by_name} in PagerDuty")
         for attempt in range(ACK_ATTEMPTS):
             now = self.clock.now()
             try:
                 async with transaction():
+                    if intent_key and not await idempotency.remember(
+                        f"pagerduty-entry:{intent_key}", now=now
+                    ):
+                        return False
                     if not await self.pages.acknowledged(page_id, by=by_name, at=at):
                         return False
                     record = await self.pages.get(page_id)
                     assert record is not None
                     incident = await self.incidents.require(record.incident_id)
                     text = (
-                        f"{who} acknowledged the page on {self._service_name(record)} "
+                        f"{by_name} acknowledged the page on {self._service_name(record)} "
                         f"({record.reference}) in PagerDuty."
                     )
                     await self._append(
@@ -1612,12 +1622,23 @@ class IncidentService:
         await self.pages.unacknowledged(page_id, at=self.clock.now())
 
     async def page_resolved(
-        self, page_id: int, *, at: datetime, by_name: str | None, by_bot: bool
+        self,
+        page_id: int,
+        *,
+        at: datetime,
+        by_name: str | None,
+        by_bot: bool,
+        intent_key: str | None = None,
     ) -> bool:
         """The page's PagerDuty incident is resolved: by FireFighter at mitigation, or by someone
-        in PagerDuty (which does not change the incident itself). Once per page."""
+        in PagerDuty (which does not change the incident itself). Once per page (and nothing when
+        ``intent_key``, PagerDuty's log entry, was handled already)."""
         now = self.clock.now()
         async with transaction():
+            if intent_key and not await idempotency.remember(
+                f"pagerduty-entry:{intent_key}", now=now
+            ):
+                return False
             if not await self.pages.resolved(page_id, at=at):
                 return False
             record = await self.pages.get(page_id)
