@@ -185,11 +185,17 @@ class TransitionResult:
 
 
 def close_blockers(
-    incident: Incident, rules: LifecycleRules, *, postmortem_ready: bool
+    incident: Incident,
+    rules: LifecycleRules,
+    *,
+    postmortem_ready: bool,
+    postmortem_hint: str | None = None,
 ) -> list[Reason]:
     """Everything standing between the incident and a normal (not early) closure; empty: it may
     close. Incidents needing a post-mortem: status Post-mortem, document ready, required
-    milestones. Other P1-P3: Mitigated or later, required milestones. P4/P5: Mitigated or later."""
+    milestones. Other P1-P3: Mitigated or later, required milestones. P4/P5: Mitigated or later.
+    ``postmortem_hint`` says how the document becomes ready where that is not a click in Slack
+    (a label to add on the Confluence page…)."""
     status = incident.status
     reasons: list[Reason] = []
     if not status.is_mitigated_or_later:
@@ -208,7 +214,10 @@ def close_blockers(
             )
         if not postmortem_ready:
             reasons.append(
-                Reason("Mark the post-mortem document as ready.", Fix.MARK_POSTMORTEM_READY)
+                Reason(
+                    postmortem_hint or "Mark the post-mortem document as ready.",
+                    Fix.MARK_POSTMORTEM_READY,
+                )
             )
     required = milestones_required_to_close(incident.priority, rules.extra_required_milestones)
     for milestone in incident.milestones.missing(required):
@@ -309,6 +318,7 @@ def transition(
     rules: LifecycleRules,
     justification: str | None = None,
     postmortem_ready: bool = False,
+    postmortem_hint: str | None = None,
     is_commander: bool = False,
     is_incident_manager: bool = False,
     closure_reason: ClosureReason | None = None,
@@ -386,7 +396,9 @@ def transition(
         assert move is Move.CLOSE
         kind = TimelineKind.CLOSED
         if closure_reason is None:
-            blockers = close_blockers(incident, rules, postmortem_ready=postmortem_ready)
+            blockers = close_blockers(
+                incident, rules, postmortem_ready=postmortem_ready, postmortem_hint=postmortem_hint
+            )
             if blockers:
                 raise TransitionRefused(blockers)
             text = f"Closed (was {source.label})"
