@@ -186,11 +186,16 @@ def declare_modal(
     prefill: DeclarePrefill | None = None,
     *,
     recent: Sequence[Incident] = (),
+    oncall: Sequence[Block] | None = None,
 ) -> View:
     """The declare modal.
 
     ``recent``: the P1-P3 incidents declared in the last hour (the caller picks them; pass them
-    again when re-rendering, or the duplicate guard disappears)."""
+    again when re-rendering, or the duplicate guard disappears).
+
+    ``oncall``: who is on call for a priority paged at declaration (``bot.blocks.oncall``), shown
+    under the priority. None when PagerDuty is not configured; otherwise (even empty) choosing a
+    category re-renders the modal too, since the category says whom to page."""
     prefill = prefill or DeclarePrefill()
     decision = preview_decision(catalog, prefill)
     blocks: list[Block] = []
@@ -201,12 +206,13 @@ def declare_modal(
         blocks.append({"type": "divider"})
     blocks += [_impact_input(catalog, type_key, prefill) for type_key in _impact_keys(catalog)]
     blocks.append(_preview_block(catalog, prefill, decision))
+    blocks += list(oncall or ())
     blocks += _override_inputs(catalog, prefill)
     blocks.append({"type": "divider"})
     blocks += [
         _title_input(prefill),
         _summary_input(prefill),
-        _category_input(catalog, prefill),
+        _category_input(catalog, prefill, dispatch=oncall is not None),
         _environments_input(catalog, prefill),
     ]
     tail = [_private_input(prefill)]
@@ -423,7 +429,7 @@ def _text_input(
     }
 
 
-def _category_input(catalog: Catalog, prefill: DeclarePrefill) -> Block:
+def _category_input(catalog: Catalog, prefill: DeclarePrefill, *, dispatch: bool = False) -> Block:
     groups: list[Block] = []
     chosen: Block | None = None
     for group in catalog.groups:
@@ -445,12 +451,15 @@ def _category_input(catalog: Catalog, prefill: DeclarePrefill) -> Block:
     }
     if chosen is not None:
         element["initial_option"] = chosen
-    return {
+    block: Block = {
         "type": "input",
         "block_id": BlockId.DECLARE_CATEGORY.value,
         "label": plain("Category"),
         "element": element,
     }
+    if dispatch:
+        block["dispatch_action"] = True  # the on-call section follows the category
+    return block
 
 
 def _environments_input(catalog: Catalog, prefill: DeclarePrefill) -> Block:
