@@ -36,6 +36,7 @@ from bot.domain.incident import Actor, Incident, ResponseType
 from bot.service import IncidentService
 from handlers.background import Background
 from handlers.command import CommandCall, CommandRouter
+from handlers.oncall import declare_oncall, fill_declare_oncall
 from handlers.reply import tell_user
 
 log = logging.getLogger("firefighter.declare")
@@ -56,7 +57,10 @@ def register(
     ) -> dict[str, Any]:
         recent = await service.recent_duplicates(user_id)
         response = await client.views_open(
-            trigger_id=trigger_id, view=declare_modal(catalog, prefill, recent=recent)
+            trigger_id=trigger_id,
+            view=declare_modal(
+                catalog, prefill, recent=recent, oncall=declare_oncall(service, prefill)
+            ),
         )
         view: dict[str, Any] = response["view"]
         return view
@@ -116,7 +120,10 @@ def register(
             prefill, source=dataclasses.replace(source, permalink=permalink)
         )
         recent = await service.recent_duplicates(user_id)
-        await _update_view(client, view, declare_modal(catalog, linked, recent=recent))
+        oncall = declare_oncall(service, linked)
+        await _update_view(
+            client, view, declare_modal(catalog, linked, recent=recent, oncall=oncall)
+        )
 
     # -- inside the modal -----------------------------------------------------------------------
 
@@ -129,9 +136,14 @@ def register(
     async def rerender(client: AsyncWebClient, body: dict[str, Any]) -> None:
         view = body["view"]
         recent = await service.recent_duplicates(body["user"]["id"])
-        await _update_view(
-            client, view, declare_modal(catalog, prefill_from_view(view), recent=recent)
+        prefill = prefill_from_view(view)
+        # On-call (PagerDuty) is slow: the modal shows "asking PagerDuty…" first, then who.
+        oncall = declare_oncall(service, prefill)
+        updated = await _update_view(
+            client, view, declare_modal(catalog, prefill, recent=recent, oncall=oncall)
         )
+        if oncall and updated is not None:
+            await fill_declare_oncall(service, client, updated, prefill, recent)
 
     async def handle_join_existing(
         ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
@@ -209,6 +221,7 @@ def register(
     app.action(ActionId.HOME_DECLARE.value)(handle_declare_shortcut)  # the App Home's button
     app.shortcut(CallbackId.DECLARE_FROM_MESSAGE.value)(handle_declare_from_message)
     app.action(ActionId.DECLARE_IMPACT.value)(handle_impact_chosen)
+    app.action(ActionId.DECLARE_CATEGORY.value)(handle_impact_chosen)  # on-call follows it
     app.action(ActionId.DECLARE_JOIN_EXISTING.value)(handle_join_existing)
     app.view(CallbackId.DECLARE_MODAL.value)(handle_declare_submission)
     router.add(
@@ -234,14 +247,20 @@ async def _permalink(client: AsyncWebClient, source: SourceMessage) -> str | Non
 
 async def _update_view(
     client: AsyncWebClient, current: dict[str, Any], new_view: dict[str, Any]
-) -> None:
-    """Replace an open modal, unless it changed meanwhile (hash) or was closed."""
+) -> dict[str, Any] | None:
+    """Replace an open modal, unless it changed meanwhile (hash) or was closed; returns the
+    modal as updated (None when it was not)."""
     try:
-        await client.views_update(view_id=current["id"], hash=current.get("hash"), view=new_view)
+        response = await client.views_update(
+            view_id=current["id"], hash=current.get("hash"), view=new_view
+        )
     except SlackApiError as exc:
         if exc.response.get("error") not in _STALE_VIEW_ERRORS:
             raise
         log.info("declare modal not updated", extra={"slack_error": exc.response.get("error")})
+        return None
+    updated = response.get("view")
+    return updated if isinstance(updated, dict) else None
 
 
 def _joined_text(incident: Incident) -> str:
