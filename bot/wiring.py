@@ -21,8 +21,10 @@ from bot.clock import AcceleratedClock, SystemClock
 from bot.config import Catalog, Settings
 from bot.effects import SlackEffects
 from bot.home_publisher import HomePublisher
-from bot.jobs import add_jira_pull, add_jobs
-from bot.ports import Chat, Clock, IntegrationError, Tracker
+from bot.jobs import add_jira_pull, add_jobs, add_pagerduty_pull
+from bot.page_effects import PageEffects
+from bot.page_pull import PagePull
+from bot.ports import Chat, Clock, IntegrationError, Pager, Tracker
 from bot.service import IncidentService
 from bot.telemetry import Telemetry
 from bot.ticket_effects import TicketEffects
@@ -37,6 +39,7 @@ from handlers import (
     home,
     incident_list,
     manage,
+    oncall,
     reminders,
     report,
     timeline,
@@ -45,9 +48,19 @@ from handlers import (
 from handlers.background import Background
 from handlers.command import CommandRouter
 from integrations.jira import JiraTracker
+from integrations.pagerduty import PagerDutyPager
 from storage.outbox import OutboxJob
 
-FEATURES: tuple[Any, ...] = (declare, timeline, manage, timeline_edit, followup, reminders, report)
+FEATURES: tuple[Any, ...] = (
+    declare,
+    timeline,
+    manage,
+    timeline_edit,
+    followup,
+    oncall,
+    reminders,
+    report,
+)
 """Feature modules (``register(app, service, router, background)``), in help order."""
 
 log = logging.getLogger("firefighter.wiring")
@@ -115,11 +128,36 @@ def build_tracker(settings: Settings, catalog: Catalog) -> Tracker | None:
     )
 
 
+PAGERDUTY_ATTEMPTS = 12
+"""A PagerDuty job's attempts: with the backoff capped at 5 minutes, about 20 minutes of outage
+before the page is reported as failed (people then know to call on-call another way)."""
+
+
+def build_pager(settings: Settings) -> Pager | None:
+    """The PagerDuty adapter, or None when PagerDuty is not configured (switched off here, once).
+    ``PAGERDUTY_CA_BUNDLE`` adds a CA to trust; TLS is verified either way."""
+    if not settings.pagerduty_enabled:
+        return None
+    assert settings.pagerduty_api_token is not None and settings.pagerduty_from_email is not None
+    bundle = settings.pagerduty_ca_bundle
+    return PagerDutyPager(
+        settings.pagerduty_api_url,
+        token=settings.pagerduty_api_token.get_secret_value(),
+        from_email=settings.pagerduty_from_email,
+        verify=str(bundle) if bundle is not None else True,
+    )
+
+
+def build_page_pull(service: IncidentService, pager: Pager) -> PagePull:
+    return PagePull(pager, service, clock=service.clock, owner=owner_id())
+
+
 def build_worker(
     service: IncidentService,
     chat: Chat,
     *,
     tracker: Tracker | None = None,
+    pager: Pager | None = None,
     worker_id: str | None = None,
     lease_seconds: float = 60.0,
 ) -> tuple[OutboxWorker, SlackEffects]:
@@ -130,6 +168,10 @@ def build_worker(
     if tracker is not None:
         performers["jira"] = TicketEffects(tracker, chat, service).perform
         service.jira = True
+    if pager is not None:
+        # Pages are recorded by the service (in the change's transaction) only when this is set.
+        performers["pagerduty"] = PageEffects(pager, chat, service).perform
+        service.pager = pager
 
     async def perform(job: OutboxJob) -> None:
         performer = performers.get(lane_of(job.kind))
@@ -143,7 +185,7 @@ def build_worker(
         clock=service.clock,
         worker_id=worker_id or owner_id(),
         lease_seconds=lease_seconds,
-        attempts_by_lane={"jira": JIRA_ATTEMPTS},
+        attempts_by_lane={"jira": JIRA_ATTEMPTS, "pagerduty": PAGERDUTY_ATTEMPTS},
     )
     service.wake = worker.wake
     return worker, effects
@@ -205,6 +247,8 @@ def build_scheduler(
     reminder_sweep_seconds: float = 30.0,
     ticket_pull: TicketPull | None = None,
     jira_pull_seconds: float | None = None,
+    page_pull: PagePull | None = None,
+    pagerduty_pull_seconds: float | None = None,
 ) -> AsyncIOScheduler:
     """APScheduler on the running loop; jobs are one line each into the service."""
     logging.getLogger("apscheduler.scheduler").addFilter(_drop_overlap_skipped_warning)
@@ -213,6 +257,9 @@ def build_scheduler(
     if ticket_pull is not None:
         every = jira_pull_seconds or catalog.jira.sync_interval_seconds
         add_jira_pull(scheduler, ticket_pull, every_seconds=every)
+    if page_pull is not None:
+        every = pagerduty_pull_seconds or catalog.pagerduty.sync_interval_seconds
+        add_pagerduty_pull(scheduler, page_pull, every_seconds=every)
     return scheduler
 
 
