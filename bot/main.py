@@ -19,7 +19,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.config import Catalog, Settings
 from bot.health import health_app, start_health_server
 from bot.home_publisher import HomePublisher
-from bot.ports import Clock, Tracker
+from bot.page_pull import PagePull
+from bot.ports import Clock, Pager, Tracker
 from bot.service import IncidentService
 from bot.telemetry import Telemetry
 from bot.ticket_pull import TicketPull
@@ -27,6 +28,8 @@ from bot.wiring import (
     build_app,
     build_clock,
     build_home_publisher,
+    build_page_pull,
+    build_pager,
     build_scheduler,
     build_service,
     build_ticket_pull,
@@ -64,6 +67,8 @@ class RunningBot:
     home_publisher: HomePublisher | None = None
     tracker: Tracker | None = None
     ticket_pull: TicketPull | None = None
+    pager: Pager | None = None
+    page_pull: PagePull | None = None
 
 
 async def run(
@@ -126,10 +131,14 @@ async def start_bot(
     tracker = build_tracker(settings, catalog)
     if tracker is not None:
         stack.push_async_callback(tracker.close)
+    pager = build_pager(settings)
+    if pager is not None:
+        stack.push_async_callback(pager.close)
     worker, _effects = build_worker(
-        service, chat, tracker=tracker, lease_seconds=settings.outbox_lease_seconds
+        service, chat, tracker=tracker, pager=pager, lease_seconds=settings.outbox_lease_seconds
     )
     ticket_pull = build_ticket_pull(service, tracker) if tracker is not None else None
+    page_pull = build_page_pull(service, pager) if pager is not None else None
     warm_up = asyncio.create_task(chat.warm_up(catalog_references(catalog)), name="warm-up")
     stack.push_async_callback(_cancel, warm_up)
     worker_task = asyncio.create_task(worker.run(), name="outbox-worker")
@@ -160,6 +169,8 @@ async def start_bot(
         reminder_sweep_seconds=settings.reminder_sweep_seconds,
         ticket_pull=ticket_pull,
         jira_pull_seconds=settings.jira_pull_seconds,
+        page_pull=page_pull,
+        pagerduty_pull_seconds=settings.pagerduty_pull_seconds,
     )
     scheduler.start()
     stack.callback(scheduler.shutdown, wait=False)
@@ -186,6 +197,8 @@ async def start_bot(
         home_publisher=home_publisher,
         tracker=tracker,
         ticket_pull=ticket_pull,
+        pager=pager,
+        page_pull=page_pull,
     )
 
 
