@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -18,7 +18,7 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot import effects, ticket
+from bot import effects, postmortem, ticket
 from bot import page as paging
 from bot.blocks.home import HomeFilters, HomePage, PriorityStyle
 from bot.blocks.report import chart_comment, digest_message
@@ -35,6 +35,7 @@ from bot.domain.errors import AccessDenied, UserFacingError
 from bot.domain.events import TimelineEvent
 from bot.domain.export import export_rows, to_csv
 from bot.domain.incident import (
+    CONFLUENCE,
     JIRA,
     Actor,
     BuiltinRole,
@@ -84,6 +85,7 @@ from storage.db import transaction
 from storage.errors import ConcurrentUpdate, TimelineEntryNotFound
 from storage.home import HomeQuery, HomeRepository
 from storage.pages import PageRecord, PageRepository, Responder
+from storage.postmortems import Postmortem, PostmortemRepository
 from storage.reminders import Reminder, ReminderRepository
 from storage.report import ReportRepository
 from storage.repository import (
@@ -115,6 +117,9 @@ TIMELINE_PAGE_SIZE = 20
 EDIT_TIMELINE = "edit the timeline of"
 EDIT_MILESTONES = "edit the milestones of"
 POSTMORTEM_REF = "postmortem"
+POSTMORTEM_FRESH_READ_SECONDS = 1.5
+"""How long the close gate waits for Confluence before it falls back on the recorded state (a
+close modal must open within Slack's 3-second trigger window)."""
 FOLLOWUP_MAX_LENGTH = 255
 """Jira's limit for a summary."""
 DIGEST_LEASE = timedelta(hours=12)
@@ -190,6 +195,12 @@ class IncidentService:
     _on_call_cache: dict[str, tuple[datetime, OnCall]] = field(
         default_factory=dict, init=False, repr=False
     )
+    postmortems: PostmortemRepository = field(default_factory=PostmortemRepository)
+    confluence: bool = False
+    """Whether post-mortems are Confluence pages (Confluence is configured: wiring decides)."""
+    postmortem_check: Callable[[int], Awaitable[bool]] | None = None
+    """Reads an incident's post-mortem page now and records its readiness (``bot.postmortem_pull``;
+    True when Confluence answered): the close gate's fresh read, outside any transaction."""
 
     @property
     def timezone(self) -> ZoneInfo:
@@ -348,14 +359,23 @@ class IncidentService:
         )
 
     async def postmortem_ready(self, incident_id: int) -> bool:
+        if self.confluence:
+            page = await self.postmortems.get(incident_id)
+            if page is not None:
+                return page.live and page.ready
+            incident = await self.incidents.get(incident_id)
+            if incident is not None and self._postmortem_in_confluence(incident):
+                return False
         ref = await self.refs.get(incident_id, POSTMORTEM_REF)
         return bool(ref and ref.data.get("ready"))
 
     async def close_blockers(self, incident: Incident) -> list[Reason]:
+        await self._refresh_postmortem(incident)
         return close_blockers(
             incident,
             self.rules_for(incident),
             postmortem_ready=await self.postmortem_ready(incident.id),
+            postmortem_hint=await self._postmortem_hint(incident),
         )
 
     def status_targets(self, incident: Incident) -> list[Status]:
@@ -498,6 +518,7 @@ class IncidentService:
                 rules=self.rules_for(incident),
                 justification=justification,
                 postmortem_ready=await self.postmortem_ready(incident.id),
+                postmortem_hint=await self._postmortem_hint(incident),
                 is_commander=holders.get(BuiltinRole.COMMANDER) == by.id,
                 is_incident_manager=by.id in await self._incident_managers(),
                 closure_reason=closure_reason,
@@ -506,6 +527,9 @@ class IncidentService:
             return result.incident, list(result.events)
 
         action = "close" if to is Status.CLOSED else "change the status of"
+        if to is Status.CLOSED and closure_reason is None:
+            # The gate reads the post-mortem's readiness as recorded: read the page first.
+            await self._refresh_postmortem(await self.incidents.require(incident_id))
         incident = await self._change(
             incident_id,
             by=by,
@@ -649,6 +673,9 @@ class IncidentService:
     ) -> None:
         incident = await self.incidents.require(incident_id)
         await self._require_manage(incident, by, "mark the post-mortem of")
+        if self._postmortem_in_confluence(incident):
+            await self._confirm_postmortem_ready(incident)
+            return
         now = self.clock.now()
         async with transaction():
             current = await self.refs.get(incident_id, POSTMORTEM_REF)
@@ -886,6 +913,9 @@ class IncidentService:
             change = edit_entry(
                 incident, entry, text=text, happened_at=happened_at, reason=reason, by=by, now=now
             )
+            await self._postmortem_follows_timeline(
+                incident.id, entry.kind, token=f"edit-{intent_key}"
+            )
             return await self.timeline.edit(
                 entry_id, text=change.text, happened_at=change.happened_at, data=change.data
             )
@@ -906,6 +936,9 @@ class IncidentService:
             if not await idempotency.remember(f"timeline-strike:{intent_key}", now=now):
                 return entry
             data = strike_entry(entry, reason=reason, by=by, now=now)
+            await self._postmortem_follows_timeline(
+                entry.incident_id, entry.kind, token=f"strike-{intent_key}"
+            )
             return await self.timeline.strike_out(entry_id, data=data)
 
     def check_milestones(
@@ -1679,6 +1712,304 @@ class IncidentService:
             return record.service_key
 
     # ----------------------------------------------------------------------------------------
+    # Confluence: the post-mortem page (written and kept up to date by
+    # ``bot.postmortem_effects``, its "ready" state read back by ``bot.postmortem_pull``). The
+    # close gate reads that state as recorded here; ``postmortem_check`` refreshes it from
+    # Confluence before a close, outside any transaction.
+    # ----------------------------------------------------------------------------------------
+
+    def _postmortem_in_confluence(self, incident: Incident) -> bool:
+        """Whether the incident's post-mortem is a Confluence page. Private incidents keep theirs
+        out of the shared space (and mark it ready with the Slack button)."""
+        return self.confluence and not incident.private
+
+    async def postmortem_of(self, incident_id: int) -> Postmortem | None:
+        return await self.postmortems.get(incident_id)
+
+    async def _postmortem_hint(self, incident: Incident) -> str | None:
+        """The close gate's words for a post-mortem that is not ready (None: the Slack button's)."""
+        if not self._postmortem_in_confluence(incident):
+            return None
+        page = await self.postmortems.get(incident.id)
+        current = await self.tickets.get(incident.id)
+        return postmortem.ready_hint(
+            self.catalog.confluence,
+            command=self.catalog.slack.command,
+            page_url=page.url if page is not None and page.live else None,
+            deleted=page is not None and not page.live,
+            ticket_key=current.key if current is not None and current.deleted_at is None else None,
+        )
+
+    async def _refresh_postmortem(self, incident: Incident) -> bool | None:
+        """Read the post-mortem's readiness from Confluence now (not when it is already ready, or
+        has no page): True when read, False when Confluence did not answer in time, None when
+        there was nothing to read."""
+        if self.postmortem_check is None or not self._postmortem_in_confluence(incident):
+            return None
+        page = await self.postmortems.get(incident.id)
+        if page is None or (page.live and page.ready):
+            return None
+        try:
+            return await asyncio.wait_for(
+                self.postmortem_check(incident.id), POSTMORTEM_FRESH_READ_SECONDS
+            )
+        except TimeoutError:
+            return False
+
+    async def _confirm_postmortem_ready(self, incident: Incident) -> None:
+        """The close gate's "Mark post-mortem ready" when the post-mortem is a page: the page
+        says whether it is ready (its label, or the ticket's status), so the bot reads it now."""
+        page = await self.postmortems.get(incident.id)
+        if page is not None and page.live and page.ready:
+            raise AlreadyDone(f"The post-mortem of {incident.reference} is already marked ready.")
+        read = await self._refresh_postmortem(incident)
+        page = await self.postmortems.get(incident.id)
+        if page is not None and page.live and page.ready:
+            return
+        hint = await self._postmortem_hint(incident)
+        unread = (
+            " (FireFighter could not read it just now: Confluence did not answer.)"
+            if read is False
+            else ""
+        )
+        raise UserFacingError(
+            f"The post-mortem of {incident.reference} is not ready yet. {hint}{unread}"
+        )
+
+    async def request_postmortem(
+        self, incident_id: int, *, by: Actor, intent_key: str
+    ) -> Postmortem | None:
+        """``/incident postmortem``: the page when it exists (its generated sections are then
+        brought up to date), else None once its writing is queued (the outbox writes it, and
+        tells the channel with its link)."""
+        if not self.confluence:
+            raise UserFacingError(
+                "Post-mortems are written in Confluence, which is not configured for FireFighter."
+            )
+        incident = await self.incidents.require(incident_id)
+        await self._require_manage(incident, by, "write the post-mortem of")
+        if incident.private:
+            raise UserFacingError(
+                f"{incident.reference} is private: its post-mortem is not written in the shared "
+                "Confluence space. Keep it where your team keeps confidential documents, and mark "
+                "it ready from the close gate's button."
+            )
+        now = self.clock.now()
+        page = await self.postmortems.get(incident_id)
+        async with transaction():
+            if not await idempotency.remember(f"postmortem:{intent_key}", now=now):
+                return page if page is not None and page.live else None
+            if page is not None and page.live:
+                await self._postmortem_follows_timeline(
+                    incident_id, TimelineKind.NOTE, token=f"asked-{intent_key}"
+                )
+            else:
+                await outbox.enqueue(
+                    postmortem.CREATE,
+                    {"incident_id": incident_id, "actor": by.id},
+                    idempotency_key=f"{postmortem.CREATE}:{incident_id}:{intent_key}",
+                    incident_id=incident_id,
+                    now=now,
+                )
+        self.wake()
+        return page if page is not None and page.live else None
+
+    async def _postmortem_follows_change(
+        self, incident: Incident, *, by: Actor, now: datetime
+    ) -> None:
+        """An incident that needs a post-mortem gets its page once it is Mitigated (inside the
+        change's transaction; once per incident: a deleted page is replaced on request only)."""
+        if (
+            not self._postmortem_in_confluence(incident)
+            or not self.catalog.confluence.create_automatically
+            or not incident.is_open
+            or not incident.status.is_mitigated_or_later
+            or not self.rules_for(incident).postmortem_required
+        ):
+            return
+        await outbox.enqueue(
+            postmortem.CREATE,
+            {"incident_id": incident.id, "actor": by.id if by.is_user else incident.created_by},
+            idempotency_key=f"{postmortem.CREATE}:{incident.id}:auto",
+            incident_id=incident.id,
+            now=now,
+        )
+
+    async def _postmortem_follows_timeline(
+        self, incident_id: int, kind: TimelineKind, *, token: str
+    ) -> None:
+        """The timeline changed: the page's generated sections follow until it is marked ready
+        (inside the caller's transaction; one job per change, cheap when nothing differs)."""
+        if not self.confluence or kind in postmortem.SKIPPED_KINDS:
+            return
+        page = await self.postmortems.get(incident_id)
+        if page is None or not page.live or page.ready:
+            return
+        await outbox.enqueue(
+            postmortem.SYNC,
+            {"incident_id": incident_id},
+            idempotency_key=f"{postmortem.SYNC}:{incident_id}:{token}",
+            incident_id=incident_id,
+            now=self.clock.now(),
+        )
+
+    async def resync_postmortem(self, incident_id: int, *, token: str) -> None:
+        """Bring the page's generated sections up to date (the pull found them behind, e.g.
+        after a timeline entry was struck out from a 📌 removed in Slack)."""
+        async with transaction():
+            await self._postmortem_follows_timeline(incident_id, TimelineKind.NOTE, token=token)
+        self.wake()
+
+    async def postmortem_created(
+        self,
+        incident_id: int,
+        *,
+        page_id: str,
+        title: str,
+        url: str,
+        version: int,
+        digest: str,
+    ) -> Postmortem:
+        """The page exists in Confluence: remember it, say so on the timeline and in the channel,
+        bookmark it, and link it from the Jira ticket. A second call (a retried job) changes
+        nothing."""
+        now = self.clock.now()
+        section = self.catalog.confluence
+        async with transaction():
+            recorded, created = await self.postmortems.record(
+                incident_id,
+                page_id=page_id,
+                space_key=section.space_key or "",
+                title=title,
+                url=url,
+                version=version,
+                digest=digest,
+                at=now,
+            )
+            if created:
+                incident = await self.incidents.require(incident_id)
+                await self._append(
+                    incident,
+                    TimelineEvent(
+                        TimelineKind.POSTMORTEM_CREATED,
+                        f"Post-mortem page written in Confluence: {title}",
+                        {"page_id": page_id, "url": url},
+                    ),
+                    by=CONFLUENCE,
+                    at=now,
+                )
+                ticket_key = None
+                if section.ready_via == "jira_status":
+                    current = await self.tickets.get(incident_id)
+                    ticket_key = current.key if current is not None else None
+                step = postmortem.ready_text(section, ticket_key=ticket_key)
+                await self._enqueue_post(
+                    incident,
+                    f"The post-mortem page is written: {title} {url} — the timeline, roles and "
+                    "milestones are filled in and kept up to date; the root cause and what went "
+                    f"well or badly are yours. It counts as ready when {step}.",
+                    key=f"postmortem-{page_id}",
+                    now=now,
+                )
+                await self._enqueue_sync(incident, now=now, token=f"postmortem-{page_id}")
+                if self.jira:
+                    await outbox.enqueue(
+                        postmortem.JIRA_LINK,
+                        {"incident_id": incident_id},
+                        idempotency_key=f"{postmortem.JIRA_LINK}:{incident_id}:{page_id}",
+                        incident_id=incident_id,
+                        now=now,
+                    )
+        if created:
+            self.wake()
+        return recorded
+
+    async def postmortem_synced(
+        self, incident_id: int, *, page_id: str, version: int, digest: str
+    ) -> None:
+        """Remember what the bot just wrote to the page (an unchanged timeline then costs no
+        request)."""
+        await self.postmortems.remember_sync(
+            incident_id, page_id=page_id, version=version, digest=digest, at=self.clock.now()
+        )
+
+    async def postmortem_readiness(self, incident_id: int, *, page_id: str, ready: bool) -> bool:
+        """The post-mortem's "ready" state as just read from Confluence (or Jira). A change goes
+        on the timeline and to the channel, and the reminders follow; True when it changed."""
+        now = self.clock.now()
+        section = self.catalog.confluence
+        async with transaction():
+            if not await self.postmortems.set_ready(
+                incident_id, page_id=page_id, ready=ready, at=now
+            ):
+                return False
+            incident = await self.incidents.require(incident_id)
+            current = await self.tickets.get(incident_id)
+            how = postmortem.ready_text(section, ticket_key=current.key if current else None)
+            if ready:
+                text = f"Post-mortem marked ready: {how}"
+                told = f"{text}. {incident.reference} can be closed once nothing else is missing."
+            else:
+                text = f"The post-mortem is no longer ready: it was ready while {how}"
+                told = text
+            by = JIRA if section.ready_via == "jira_status" else CONFLUENCE
+            await self._append(
+                incident,
+                TimelineEvent(TimelineKind.EXTERNAL_EVENT, text, {"postmortem_ready": ready}),
+                by=by,
+                at=now,
+            )
+            await self._enqueue_post(
+                incident, told, key=f"postmortem-ready-{page_id}-{now.isoformat()}", now=now
+            )
+            await self._schedule_reminders(incident, now=now)
+        self.wake()
+        return True
+
+    async def postmortem_lost(self, incident_id: int, *, page_id: str) -> None:
+        """The page was deleted in Confluence: stop keeping it up to date and say so, once. It is
+        not written again on its own (deleting it was someone's decision, and the trash can bring
+        it back): ``/incident postmortem`` writes a new one."""
+        now = self.clock.now()
+        async with transaction():
+            if not await self.postmortems.mark_deleted(incident_id, page_id=page_id, at=now):
+                return
+            incident = await self.incidents.require(incident_id)
+            text = (
+                "The post-mortem page was deleted in Confluence: FireFighter no longer keeps it "
+                "up to date. Restore it from the space's trash, or write a new one with "
+                f"`{self.catalog.slack.command} postmortem`."
+            )
+            await self._append(
+                incident,
+                TimelineEvent(TimelineKind.EXTERNAL_EVENT, text, {"page_id": page_id}),
+                by=CONFLUENCE,
+                at=now,
+            )
+            await self._enqueue_post(incident, text, key=f"postmortem-lost-{page_id}", now=now)
+            await self._schedule_reminders(incident, now=now)
+        self.wake()
+
+    async def postmortem_restored(self, incident_id: int, *, page_id: str) -> None:
+        """The deleted page is back (restored from the trash): kept up to date again."""
+        now = self.clock.now()
+        async with transaction():
+            if not await self.postmortems.mark_restored(incident_id, page_id=page_id, at=now):
+                return
+            incident = await self.incidents.require(incident_id)
+            await self._append(
+                incident,
+                TimelineEvent(
+                    TimelineKind.EXTERNAL_EVENT,
+                    "The post-mortem page was restored in Confluence",
+                    {"page_id": page_id},
+                ),
+                by=CONFLUENCE,
+                at=now,
+            )
+        self.wake()
+
+    # ----------------------------------------------------------------------------------------
     # Side effects that failed for good (called by the outbox worker)
     # ----------------------------------------------------------------------------------------
 
@@ -1871,6 +2202,7 @@ class IncidentService:
                     await self._append(saved, event, by=by, at=now)
                 await self._enqueue_sync(saved, now=now)
                 await self._enqueue_change(incident, saved, events, by=by, now=now)
+                await self._postmortem_follows_change(saved, by=by, now=now)
                 await self._schedule_reminders(saved, now=now)
         except ConcurrentUpdate:
             raise IncidentChanged(await self.incidents.require(incident_id)) from None
@@ -1898,7 +2230,7 @@ class IncidentService:
         at: datetime,
         source: SourceMessage | None = None,
     ) -> TimelineEntry:
-        return await self.timeline.append(
+        entry = await self.timeline.append(
             incident.id,
             event.kind,
             actor=by,
@@ -1909,6 +2241,8 @@ class IncidentService:
             source_channel=source.channel_id if source else None,
             source_ts=source.ts if source else None,
         )
+        await self._postmortem_follows_timeline(incident.id, event.kind, token=f"e{entry.id}")
+        return entry
 
     async def _append_source(
         self, incident: Incident, source: SourceMessage, *, by: Actor, at: datetime
