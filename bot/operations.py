@@ -7,8 +7,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Catalog, Settings, locate_problems
 from bot.manifest import load_manifest, missing_scopes
+from bot.page_check import pagerduty_problems
 from bot.ticket_check import jira_problems
-from bot.wiring import build_tracker, close_web_client
+from bot.wiring import build_pager, build_tracker, close_web_client
 from storage import db
 
 
@@ -48,6 +49,8 @@ async def check(settings: Settings, catalog: Catalog) -> int:
         print(f"integration {name}: {'on' if enabled else 'off (not configured)'}")
     if settings.jira_enabled:
         problems += await _check_jira(settings, catalog)
+    if settings.pagerduty_enabled:
+        problems += await _check_pagerduty(settings, catalog)
     if settings.slack_bot_token is None:
         print("slack: SLACK_BOT_TOKEN is not set; skipping the token checks")
     else:
@@ -73,6 +76,22 @@ async def _check_jira(settings: Settings, catalog: Catalog) -> int:
         print(f"jira: {problem}")
     if not found:
         print(f"jira: {settings.jira_url} matches the catalog (projects, issue types, statuses)")
+    return len(found)
+
+
+async def _check_pagerduty(settings: Settings, catalog: Catalog) -> int:
+    """The catalog's PagerDuty services and escalation policies against the account."""
+    pager = build_pager(settings)
+    assert pager is not None and settings.pagerduty_from_email is not None
+    try:
+        found = await pagerduty_problems(catalog, pager, from_email=settings.pagerduty_from_email)
+    finally:
+        await pager.close()
+    for problem in locate_problems(settings.firefighter_config, found):
+        print(f"pagerduty: {problem}")
+    if not found:
+        count = len(catalog.pagerduty.services)
+        print(f"pagerduty: {settings.pagerduty_api_url} has the catalog's {count} service(s)")
     return len(found)
 
 
