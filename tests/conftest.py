@@ -228,3 +228,70 @@ async def jira_bot(
         running = await start_bot(settings, jira_catalog, stack)  # type: ignore[arg-type]
         await slack.wait_for_connection()  # type: ignore[attr-defined]
         yield running
+
+
+# --- PagerDuty ------------------------------------------------------------------------------------
+
+PAGERDUTY_PEOPLE = (
+    ("Olive Oncall", "oncall@example.com"),  # the workspace's on-call responder in Slack
+    ("Bob Nguyen", "bob@example.com"),
+    ("Erin Fox", "erin@example.com"),  # in PagerDuty only: no Slack account has her e-mail
+)
+
+
+@pytest_asyncio.fixture
+async def pagerduty(catalog: object) -> AsyncIterator[object]:
+    """The sandbox PagerDuty (real TLS, its own CA) shaped like the example catalog: its services
+    under the catalog's ids; Payments' level 1 is Olive (Slack's ``oncall``), level 2 Bob and Erin
+    (no Slack account); SRE is Bob; every other service has nobody on call. A test fails at
+    teardown on any contract violation."""
+    from sandbox.pagerduty import SandboxPagerDuty
+    from sandbox.pagerduty.seed import add_people, seed_account
+
+    async with SandboxPagerDuty() as sandbox:
+        people = add_people(sandbox, PAGERDUTY_PEOPLE)
+        olive, bob, erin = (people[email] for _, email in PAGERDUTY_PEOPLE)
+        seed_account(
+            sandbox,
+            catalog,  # type: ignore[arg-type]
+            {"payments": [[olive], [bob, erin]], "sre": [[bob]]},
+        )
+        yield sandbox
+        sandbox.assert_no_violations()
+
+
+def pagerduty_settings(slack: object, pagerduty: object, **extra: object) -> object:
+    """Settings of a bot with PagerDuty on against the sandbox (the pull runs only when a test
+    calls ``page_pull.pull()``: its interval is an hour)."""
+    from bot.config import Settings
+
+    values: dict[str, object] = {
+        "slack_bot_token": slack.bot_token,  # type: ignore[attr-defined]
+        "slack_app_token": slack.app_token,  # type: ignore[attr-defined]
+        "slack_api_url": slack.base_url,  # type: ignore[attr-defined]
+        "http_host": "127.0.0.1",
+        "http_port": 0,
+        "pagerduty_api_url": pagerduty.base_url,  # type: ignore[attr-defined]
+        "pagerduty_api_token": pagerduty.api_token,  # type: ignore[attr-defined]
+        "pagerduty_from_email": pagerduty.bot.email,  # type: ignore[attr-defined]
+        "pagerduty_ca_bundle": pagerduty.ca_pem_path,  # type: ignore[attr-defined]
+        "pagerduty_pull_seconds": 3600,
+        **extra,
+    }
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest_asyncio.fixture
+async def pagerduty_bot(
+    db: object, slack: object, pagerduty: object, catalog: object
+) -> AsyncIterator[object]:
+    """The wired bot with PagerDuty switched on against the sandbox PagerDuty."""
+    from contextlib import AsyncExitStack
+
+    from bot.main import start_bot
+
+    settings = pagerduty_settings(slack, pagerduty)
+    async with AsyncExitStack() as stack:
+        running = await start_bot(settings, catalog, stack)  # type: ignore[arg-type]
+        await slack.wait_for_connection()  # type: ignore[attr-defined]
+        yield running
