@@ -76,7 +76,15 @@ from bot.domain.reminders import (
     missing_roles,
     next_update_due,
 )
-from bot.domain.stats import Period, Stats, compute_stats, last_week, parse_period, weeks_to_json
+from bot.domain.stats import (
+    FollowUpCounts,
+    Period,
+    Stats,
+    compute_stats,
+    last_week,
+    parse_period,
+    weeks_to_json,
+)
 from bot.domain.timeline import edit_entry, strike_entry
 from bot.ports import Chat, ChatError, Clock, OnCall, Pager, PagerError, PagerIncident
 from storage import idempotency, lock, outbox
@@ -215,7 +223,8 @@ class IncidentService:
 
     async def home_page(self, user_id: str, filters: HomeFilters | None = None) -> HomePage:
         """The App Home content for ``user_id`` (access rules and ``filters`` applied in SQL):
-        five queries whatever the size of the history (storage.home)."""
+        five queries whatever the size of the history (storage.home), six with Jira (the
+        overdue follow-ups)."""
         filters = filters or HomeFilters()
         query = HomeQuery(
             viewer=user_id,
@@ -231,10 +240,12 @@ class IncidentService:
         shown = rows[:HOME_PAGE_SIZE]
         assignments = await self.home.roles_of({i.id for i in [*mine, *shown]})
         closed = await self.home.recently_closed(query, limit=HOME_CLOSED_LIMIT)
-        since = self.clock.now() - HOME_METRICS_WINDOW
+        now = self.clock.now()
+        since = now - HOME_METRICS_WINDOW
         samples = await self.home.metric_samples(
             query, since=since, limit=HOME_METRICS_SAMPLE_LIMIT
         )
+        overdue = await self.home.overdue_followups(now=now) if self.jira else None
         commanders: dict[int, str] = {}
         roles_of_viewer: dict[int, list[str]] = {}
         for assignment in assignments:
@@ -255,7 +266,10 @@ class IncidentService:
             has_more=len(rows) > HOME_PAGE_SIZE,
             page_size=HOME_PAGE_SIZE,
             metrics=summarize_period(
-                samples, since=since, partial=len(samples) >= HOME_METRICS_SAMPLE_LIMIT
+                samples,
+                since=since,
+                partial=len(samples) >= HOME_METRICS_SAMPLE_LIMIT,
+                overdue_followups=overdue,
             ),
         )
 
@@ -1307,8 +1321,17 @@ class IncidentService:
                 at=now,
             )
 
-    async def followups_of(self, incident_id: int) -> list[FollowUp]:
-        return await self.followups.list(incident_id)
+    async def followups_for(
+        self, incident_id: int, *, user_id: str
+    ) -> tuple[Incident, list[FollowUp]]:
+        """The incident's follow-ups, for someone who may see the incident."""
+        incident = await self.incidents.require(incident_id)
+        if not await self.may_see(incident, user_id):
+            raise AccessDenied(f"You cannot see {incident.reference}.")
+        return incident, await self.followups.list(incident_id)
+
+    async def followup(self, followup_id: int) -> FollowUp | None:
+        return await self.followups.get(followup_id)
 
     async def attach_to_ticket(
         self, channel_id: str, file_ids: Sequence[str], *, by: Actor, intent_key: str
@@ -2505,7 +2528,17 @@ class IncidentService:
             tz=self.timezone,
             cost_totals=totals,
             visible=await self._report_visibility(incidents, user_id),
+            followups=await self._followup_counts(incidents),
         )
+
+    async def _followup_counts(
+        self, incidents: Sequence[Incident]
+    ) -> dict[int, FollowUpCounts] | None:
+        """The follow-ups of ``incidents`` (overdue as of now); ``None``: not tracked (no Jira)."""
+        if not self.jira:
+            return None
+        ids = [incident.id for incident in incidents]
+        return await self.reports.followup_counts(ids, now=self.clock.now())
 
     async def export(self, user_id: str, period: Period) -> tuple[str, int]:
         """The CSV of the incidents declared in ``period`` (docs/exports.md) and their number."""
@@ -2516,6 +2549,7 @@ class IncidentService:
             cost_totals=totals,
             cost_counts=counts,
             visible=await self._report_visibility(incidents, user_id),
+            followups=await self._followup_counts(incidents),
         )
         return to_csv(rows), len(rows)
 
@@ -2581,6 +2615,7 @@ class IncidentService:
             styles=self.priority_styles,
             category_names=self.category_names,
             open_postmortems=await self.reports.count_with_status(Status.POSTMORTEM),
+            overdue_followups=await self.home.overdue_followups(now=now) if self.jira else None,
         )
         await outbox.enqueue(
             effects.DIGEST,

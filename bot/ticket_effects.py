@@ -164,8 +164,7 @@ class TicketEffects:
     async def followup(self, job: OutboxJob) -> None:
         followup_id = int(job.payload["followup_id"])
         incident_id = int(job.payload["incident_id"])
-        followups = await self.service.followups_of(incident_id)
-        followup = next((f for f in followups if f.id == followup_id), None)
+        followup = await self.service.followup(followup_id)
         if followup is None or followup.key is not None:
             return
         incident = await self.service.require(incident_id)

@@ -30,7 +30,7 @@ from bot.blocks.followup import (
 from bot.blocks.help import Message, error_message
 from bot.blocks.ids import BlockId, CallbackId
 from bot.blocks.manage import FormInvalid, incident_picker_modal, parse_picker
-from bot.domain.errors import AccessDenied, UserFacingError
+from bot.domain.errors import UserFacingError
 from bot.domain.incident import Actor, Incident
 from bot.service import FOLLOWUP_MAX_LENGTH, IncidentService
 from handlers.background import Background
@@ -72,13 +72,8 @@ def register(
         incident_id: int, text: str | None, user_id: str, intent_key: str, reply: Reply
     ) -> None:
         """Add ``text`` as a follow-up of the incident, or (``None``) list its follow-ups."""
-        incident = await service.require(incident_id)
         if text is None:
-            # followups_of does not check who asks (costs_of does): a private incident's
-            # follow-ups are listed to those who may see it only.
-            if not await service.may_see(incident, user_id):
-                raise AccessDenied(f"You cannot see {incident.reference}.")
-            followups = await service.followups_of(incident_id)
+            incident, followups = await service.followups_for(incident_id, user_id=user_id)
             await reply(
                 followups_message(
                     incident,
@@ -89,6 +84,7 @@ def register(
                 )
             )
             return
+        incident = await service.require(incident_id)
         followup = await service.add_followup(
             incident_id, text, by=Actor.user(user_id), intent_key=intent_key
         )
