@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot import page, ticket
+from bot import page, postmortem, ticket
 from bot.blocks.home import PriorityStyle
 from bot.blocks.incident import (
     IncidentView,
@@ -50,6 +50,7 @@ from bot.domain.reminders import UPDATE_TIMELINE_KINDS, ReminderKind
 from bot.domain.stats import weeks_from_json
 from bot.ports import Chat, ChatError, Clock
 from storage.outbox import OutboxJob
+from storage.postmortems import PostmortemRepository
 from storage.reminders import ReminderRepository
 from storage.repository import (
     IncidentRepository,
@@ -128,7 +129,8 @@ def describe(kind: str, error: str = "", *, private: bool = False) -> str:
     return (
         _DESCRIPTIONS.get(kind)
         or ticket.DESCRIPTIONS.get(kind)
-        or page.DESCRIPTIONS.get(kind, kind)
+        or page.DESCRIPTIONS.get(kind)
+        or postmortem.DESCRIPTIONS.get(kind, kind)
     )
 
 
@@ -226,6 +228,9 @@ class SlackEffects:
         if ticket_link is not None:
             key, url = ticket_link
             links[f"Jira {key}"] = url
+        postmortem_link = (await PostmortemRepository().links([incident.id])).get(incident.id)
+        if postmortem_link is not None:
+            links["Post-mortem"] = postmortem_link
         return links
 
     async def _bookmarks(

@@ -13,7 +13,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.domain.reminders import ReminderKind
 from bot.page_pull import PagePull
-from bot.ports import PagerError, TrackerError
+from bot.ports import DocsError, PagerError, TrackerError
+from bot.postmortem_pull import PostmortemPull
 from bot.service import IncidentService
 from bot.ticket_pull import TicketPull
 
@@ -157,6 +158,45 @@ def add_pagerduty_pull(
         seconds=every_seconds,
         args=[pull],
         id="pull_pagerduty_changes",
+        max_instances=1,
+        coalesce=True,
+    )
+
+
+async def pull_postmortems(pull: PostmortemPull) -> None:
+    try:
+        report = await pull.pull()
+    except asyncio.CancelledError:
+        # Cancelled at shutdown: readiness is a state, the next start reads it again.
+        log.info("post-mortem pull interrupted by shutdown")
+        return
+    except (DocsError, TrackerError) as error:
+        # Confluence (or Jira) down: the gate keeps what was last read; the next pull reads again.
+        log.warning("post-mortem pull failed; the next one retries", extra={"error": str(error)})
+        return
+    if report is not None and (report.changed or report.resynced):
+        log.info(
+            "post-mortems pulled",
+            extra={
+                "pages": report.pages,
+                "changed": report.changed,
+                "resynced": report.resynced,
+                "seconds": round(report.seconds, 3),
+            },
+        )
+
+
+def add_postmortem_pull(
+    scheduler: AsyncIOScheduler, pull: PostmortemPull, *, every_seconds: float
+) -> None:
+    """The post-mortems of open incidents read back every ``confluence.sync_interval_seconds``
+    (their "ready" state; a lease makes one replica read at a time)."""
+    scheduler.add_job(
+        pull_postmortems,
+        "interval",
+        seconds=every_seconds,
+        args=[pull],
+        id="pull_postmortems",
         max_instances=1,
         coalesce=True,
     )

@@ -20,16 +20,19 @@ from bot.config import Catalog, Settings
 from bot.health import health_app, start_health_server
 from bot.home_publisher import HomePublisher
 from bot.page_pull import PagePull
-from bot.ports import Clock, Pager, Tracker
+from bot.ports import Clock, Docs, Pager, Tracker
+from bot.postmortem_pull import PostmortemPull
 from bot.service import IncidentService
 from bot.telemetry import Telemetry
 from bot.ticket_pull import TicketPull
 from bot.wiring import (
     build_app,
     build_clock,
+    build_docs,
     build_home_publisher,
     build_page_pull,
     build_pager,
+    build_postmortems,
     build_scheduler,
     build_service,
     build_ticket_pull,
@@ -69,6 +72,8 @@ class RunningBot:
     ticket_pull: TicketPull | None = None
     pager: Pager | None = None
     page_pull: PagePull | None = None
+    docs: Docs | None = None
+    postmortem_pull: PostmortemPull | None = None
 
 
 async def run(
@@ -134,8 +139,19 @@ async def start_bot(
     pager = build_pager(settings)
     if pager is not None:
         stack.push_async_callback(pager.close)
+    docs = build_docs(settings)
+    postmortems, postmortem_pull = None, None
+    if docs is not None:
+        _require_confluence_catalog(catalog, tracker)
+        stack.push_async_callback(docs.close)
+        postmortems, postmortem_pull = build_postmortems(service, chat, docs, tracker=tracker)
     worker, _effects = build_worker(
-        service, chat, tracker=tracker, pager=pager, lease_seconds=settings.outbox_lease_seconds
+        service,
+        chat,
+        tracker=tracker,
+        pager=pager,
+        postmortems=postmortems,
+        lease_seconds=settings.outbox_lease_seconds,
     )
     ticket_pull = build_ticket_pull(service, tracker) if tracker is not None else None
     page_pull = build_page_pull(service, pager) if pager is not None else None
@@ -171,6 +187,8 @@ async def start_bot(
         jira_pull_seconds=settings.jira_pull_seconds,
         page_pull=page_pull,
         pagerduty_pull_seconds=settings.pagerduty_pull_seconds,
+        postmortem_pull=postmortem_pull,
+        confluence_pull_seconds=settings.confluence_pull_seconds,
     )
     scheduler.start()
     stack.callback(scheduler.shutdown, wait=False)
@@ -199,6 +217,8 @@ async def start_bot(
         ticket_pull=ticket_pull,
         pager=pager,
         page_pull=page_pull,
+        docs=docs,
+        postmortem_pull=postmortem_pull,
     )
 
 
@@ -227,6 +247,22 @@ async def _cancel(task: asyncio.Task[None]) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+def _require_confluence_catalog(catalog: Catalog, tracker: Tracker | None) -> None:
+    """Confluence is configured: the catalog must say where post-mortems go and how their
+    readiness is known, before any incident needs one."""
+    section = catalog.confluence
+    if not section.space_key:
+        raise StartupError(
+            "Confluence is configured (CONFLUENCE_URL…) but the catalog's confluence.space_key "
+            "is not set: say which space post-mortems go to."
+        )
+    if section.ready_via == "jira_status" and tracker is None:
+        raise StartupError(
+            "confluence.ready_via is jira_status, but Jira is not configured: set JIRA_URL… "
+            "or use ready_via: label."
+        )
 
 
 def _require_tokens(settings: Settings) -> str:

@@ -21,10 +21,12 @@ from bot.clock import AcceleratedClock, SystemClock
 from bot.config import Catalog, Settings
 from bot.effects import SlackEffects
 from bot.home_publisher import HomePublisher
-from bot.jobs import add_jira_pull, add_jobs, add_pagerduty_pull
+from bot.jobs import add_jira_pull, add_jobs, add_pagerduty_pull, add_postmortem_pull
 from bot.page_effects import PageEffects
 from bot.page_pull import PagePull
-from bot.ports import Chat, Clock, IntegrationError, Pager, Tracker
+from bot.ports import Chat, Clock, Docs, IntegrationError, Pager, Tracker
+from bot.postmortem_effects import PostmortemEffects
+from bot.postmortem_pull import PostmortemPull
 from bot.service import IncidentService
 from bot.telemetry import Telemetry
 from bot.ticket_effects import TicketEffects
@@ -47,6 +49,7 @@ from handlers import (
 )
 from handlers.background import Background
 from handlers.command import CommandRouter
+from integrations.confluence import ConfluenceDocs
 from integrations.jira import JiraTracker
 from integrations.pagerduty import PagerDutyPager
 from storage.outbox import OutboxJob
@@ -158,6 +161,7 @@ def build_worker(
     *,
     tracker: Tracker | None = None,
     pager: Pager | None = None,
+    postmortems: PostmortemEffects | None = None,
     worker_id: str | None = None,
     lease_seconds: float = 60.0,
 ) -> tuple[OutboxWorker, SlackEffects]:
@@ -172,6 +176,10 @@ def build_worker(
         # Pages are recorded by the service (in the change's transaction) only when this is set.
         performers["pagerduty"] = PageEffects(pager, chat, service).perform
         service.pager = pager
+    if postmortems is not None:
+        # Post-mortems are Confluence pages (and the gate reads their label) only when set.
+        performers["confluence"] = postmortems.perform
+        service.confluence = True
 
     async def perform(job: OutboxJob) -> None:
         performer = performers.get(lane_of(job.kind))
@@ -185,10 +193,44 @@ def build_worker(
         clock=service.clock,
         worker_id=worker_id or owner_id(),
         lease_seconds=lease_seconds,
-        attempts_by_lane={"jira": JIRA_ATTEMPTS, "pagerduty": PAGERDUTY_ATTEMPTS},
+        attempts_by_lane={
+            "jira": JIRA_ATTEMPTS,
+            "pagerduty": PAGERDUTY_ATTEMPTS,
+            "confluence": CONFLUENCE_ATTEMPTS,
+        },
     )
     service.wake = worker.wake
     return worker, effects
+
+
+CONFLUENCE_ATTEMPTS = 24
+"""A Confluence job's attempts: with the backoff capped at 5 minutes, about 1.5 hours of outage
+before the post-mortem is reported as not written (``/incident postmortem`` asks again)."""
+
+
+def build_docs(settings: Settings) -> Docs | None:
+    """The Confluence adapter, or None when Confluence is not configured (switched off here)."""
+    if not settings.confluence_enabled or settings.confluence_url is None:
+        return None
+    assert settings.confluence_user is not None and settings.confluence_api_token is not None
+    return ConfluenceDocs(
+        settings.confluence_url,
+        settings.confluence_user,
+        settings.confluence_api_token.get_secret_value(),
+    )
+
+
+def build_postmortems(
+    service: IncidentService, chat: Chat, docs: Docs, *, tracker: Tracker | None = None
+) -> tuple[PostmortemEffects, PostmortemPull]:
+    """The post-mortem performers (give them to ``build_worker``) and the readiness pull, which
+    also serves as the close gate's fresh read (``service.postmortem_check``)."""
+    effects = PostmortemEffects(docs, chat, service, tracker=tracker)
+    pull = PostmortemPull(
+        docs, service, effects, clock=service.clock, owner=owner_id(), tracker=tracker
+    )
+    service.postmortem_check = pull.refresh
+    return effects, pull
 
 
 def build_ticket_pull(service: IncidentService, tracker: Tracker) -> TicketPull:
@@ -249,6 +291,8 @@ def build_scheduler(
     jira_pull_seconds: float | None = None,
     page_pull: PagePull | None = None,
     pagerduty_pull_seconds: float | None = None,
+    postmortem_pull: PostmortemPull | None = None,
+    confluence_pull_seconds: float | None = None,
 ) -> AsyncIOScheduler:
     """APScheduler on the running loop; jobs are one line each into the service."""
     logging.getLogger("apscheduler.scheduler").addFilter(_drop_overlap_skipped_warning)
@@ -260,6 +304,9 @@ def build_scheduler(
     if page_pull is not None:
         every = pagerduty_pull_seconds or catalog.pagerduty.sync_interval_seconds
         add_pagerduty_pull(scheduler, page_pull, every_seconds=every)
+    if postmortem_pull is not None:
+        every = confluence_pull_seconds or catalog.confluence.sync_interval_seconds
+        add_postmortem_pull(scheduler, postmortem_pull, every_seconds=every)
     return scheduler
 
 
