@@ -389,7 +389,7 @@ class IncidentService:
             incident,
             self.rules_for(incident),
             postmortem_ready=await self.postmortem_ready(incident.id),
-            postmortem_hint=await self._postmortem_hint(incident),
+            postmortem_hint=await self.postmortem_hint(incident),
         )
 
     def status_targets(self, incident: Incident) -> list[Status]:
@@ -532,7 +532,7 @@ class IncidentService:
                 rules=self.rules_for(incident),
                 justification=justification,
                 postmortem_ready=await self.postmortem_ready(incident.id),
-                postmortem_hint=await self._postmortem_hint(incident),
+                postmortem_hint=await self.postmortem_hint(incident),
                 is_commander=holders.get(BuiltinRole.COMMANDER) == by.id,
                 is_incident_manager=by.id in await self._incident_managers(),
                 closure_reason=closure_reason,
@@ -1749,7 +1749,7 @@ class IncidentService:
     async def postmortem_of(self, incident_id: int) -> Postmortem | None:
         return await self.postmortems.get(incident_id)
 
-    async def _postmortem_hint(self, incident: Incident) -> str | None:
+    async def postmortem_hint(self, incident: Incident) -> str | None:
         """The close gate's words for a post-mortem that is not ready (None: the Slack button's)."""
         if not self._postmortem_in_confluence(incident):
             return None
@@ -1789,7 +1789,7 @@ class IncidentService:
         page = await self.postmortems.get(incident.id)
         if page is not None and page.live and page.ready:
             return
-        hint = await self._postmortem_hint(incident)
+        hint = await self.postmortem_hint(incident)
         unread = (
             " (FireFighter could not read it just now: Confluence did not answer.)"
             if read is False
