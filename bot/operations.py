@@ -8,8 +8,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.config import Catalog, Settings, locate_problems
 from bot.manifest import load_manifest, missing_scopes
 from bot.page_check import pagerduty_problems
+from bot.postmortem_check import confluence_problems
 from bot.ticket_check import jira_problems
-from bot.wiring import build_pager, build_tracker, close_web_client
+from bot.wiring import build_docs, build_pager, build_tracker, close_web_client
 from storage import db
 
 
@@ -51,6 +52,8 @@ async def check(settings: Settings, catalog: Catalog) -> int:
         problems += await _check_jira(settings, catalog)
     if settings.pagerduty_enabled:
         problems += await _check_pagerduty(settings, catalog)
+    if settings.confluence_enabled:
+        problems += await _check_confluence(settings, catalog)
     if settings.slack_bot_token is None:
         print("slack: SLACK_BOT_TOKEN is not set; skipping the token checks")
     else:
@@ -92,6 +95,24 @@ async def _check_pagerduty(settings: Settings, catalog: Catalog) -> int:
     if not found:
         count = len(catalog.pagerduty.services)
         print(f"pagerduty: {settings.pagerduty_api_url} has the catalog's {count} service(s)")
+    return len(found)
+
+
+async def _check_confluence(settings: Settings, catalog: Catalog) -> int:
+    """The catalog's Confluence section against the site (the space, the parent page)."""
+    docs = build_docs(settings)
+    assert docs is not None
+    try:
+        found = await confluence_problems(catalog, docs, jira_enabled=settings.jira_enabled)
+    finally:
+        await docs.close()
+    for problem in locate_problems(settings.firefighter_config, found):
+        print(f"confluence: {problem}")
+    if not found:
+        print(
+            f"confluence: {settings.confluence_url} has the space {catalog.confluence.space_key} "
+            "and the parent page of post-mortems"
+        )
     return len(found)
 
 

@@ -106,23 +106,13 @@ DEFAULT_TEMPLATE = """\
 """
 
 _KIND_LABELS: dict[TimelineKind, str] = {
-    TimelineKind.DECLARED: "Declared",
-    TimelineKind.STATUS_CHANGE: "Status",
-    TimelineKind.PRIORITY_CHANGE: "Priority",
-    TimelineKind.DETAILS_CHANGE: "Details",
-    TimelineKind.ROLE_CHANGE: "Roles",
-    TimelineKind.MILESTONE_SET: "Milestone",
     TimelineKind.NOTE: "Note",
     TimelineKind.STATUS_UPDATE: "Status update",
     TimelineKind.PINNED_MESSAGE: "Message",
-    TimelineKind.EXTERNAL_EVENT: "Event",
-    TimelineKind.PAGE: "Page",
-    TimelineKind.FOLLOWUP: "Follow-up",
-    TimelineKind.COST: "Cost",
-    TimelineKind.CONVERTED: "Converted",
-    TimelineKind.CLOSED: "Closed",
-    TimelineKind.REOPENED: "Reopened",
 }
+"""Entries whose text is people's words get a label; the others say what they are already
+(``Status: Mitigating → Mitigated``)."""
+_SLACK_MARKUP = re.compile(r"<([@#!])([^>|]+)(?:\|([^>]*))?>|<(https?://[^>|]+)(?:\|([^>]*))?>")
 _METRIC_LABELS: dict[Metric, str] = {
     Metric.TIME_TO_DETECT: "Time to detect",
     Metric.TIME_TO_ACKNOWLEDGE: "Time to acknowledge",
@@ -484,6 +474,28 @@ def shown_entries(entries: Sequence[TimelineEntry]) -> list[TimelineEntry]:
     return sorted(kept, key=lambda e: (e.happened_at, e.id))
 
 
+def slack_mentions(text: str) -> set[str]:
+    """The Slack user ids a text mentions (``<@U123>``): the page names them too."""
+    return {m.group(2) for m in _SLACK_MARKUP.finditer(text) if m.group(1) == "@"}
+
+
+def _readable(text: str, facts: PageFacts) -> str:
+    """Slack's markup as people read it: ``<@U1>`` → the person, ``<#C1|name>`` → ``#name``,
+    ``<url|text>`` → ``text (url)``, ``<!here>`` → ``@here``."""
+
+    def plain(match: re.Match[str]) -> str:
+        sigil, target, label, url, url_label = match.groups()
+        if url:
+            return f"{url_label} ({url})" if url_label else url
+        if sigil == "@":
+            return facts.person(target)
+        if sigil == "#":
+            return f"#{label or target}"
+        return "@" + (label or target.split("^")[0]).lstrip("@")
+
+    return _SLACK_MARKUP.sub(plain, text)
+
+
 def _who(entry: TimelineEntry, facts: PageFacts) -> str:
     actor = entry.actor
     if actor.is_user:
@@ -497,9 +509,9 @@ def _timeline(facts: PageFacts) -> str:
         return _nothing("Nothing on the timeline yet.")
     rows = []
     for entry in entries:
-        text = storage_text(localize_times(entry.text, facts.tz))
-        label = _KIND_LABELS.get(entry.kind, entry.kind.value)
-        what = f"<strong>{storage_text(label)}</strong>: {text}" if text else storage_text(label)
+        text = storage_text(_readable(localize_times(entry.text, facts.tz), facts))
+        label = _KIND_LABELS.get(entry.kind)
+        what = f"<strong>{storage_text(label)}</strong>: {text}" if label else text
         if entry.edited:
             what += " <em>(edited)</em>"
         if entry.source_permalink and _href(entry.source_permalink):

@@ -74,6 +74,8 @@ class PostmortemEffects:
         entries = await service.timeline.list(incident.id, limit=100_000)
         assignments = await service.role_assignments(incident.id)
         users = {a.user_id for a in assignments} | {e.actor.id for e in entries if e.actor.is_user}
+        for entry in entries:
+            users |= postmortem.slack_mentions(entry.text)
         followups = [
             postmortem.FollowUpLine(
                 text=f.text, key=f.key, url=f.url, status=f.status, due=f.due_at, done=f.done

@@ -295,3 +295,70 @@ async def pagerduty_bot(
         running = await start_bot(settings, catalog, stack)  # type: ignore[arg-type]
         await slack.wait_for_connection()  # type: ignore[attr-defined]
         yield running
+
+
+# --- Confluence (post-mortems) -------------------------------------------------------------------
+
+CONFLUENCE_PEOPLE = (("Alice Martin", "alice@example.com"), ("Carol Diaz", "carol@example.com"))
+"""People with a Confluence account (they add labels, edit and delete pages in the tests)."""
+
+
+@pytest_asyncio.fixture
+async def confluence() -> AsyncIterator[object]:
+    """The sandbox Confluence with the example catalog's space (PM) and its people; a test fails at
+    teardown on any contract violation."""
+    from sandbox.confluence import SandboxConfluence
+
+    async with SandboxConfluence(space_key="PM", space_name="Post-mortems") as sandbox:
+        for name, email in CONFLUENCE_PEOPLE:
+            sandbox.add_user(name, email=email)
+        yield sandbox
+        sandbox.assert_no_violations()
+
+
+@pytest.fixture
+def confluence_catalog(confluence: object, catalog: object) -> object:
+    """The example catalog, its post-mortems going under a page of the sandbox's PM space."""
+    parent = confluence.create_page_as(  # type: ignore[attr-defined]
+        confluence.bot,  # type: ignore[attr-defined]
+        "PM",
+        "Incident post-mortems",
+    )
+    section = catalog.confluence.model_copy(update={"parent_page_id": parent.id})  # type: ignore[attr-defined]
+    return catalog.model_copy(update={"confluence": section})  # type: ignore[attr-defined]
+
+
+def confluence_settings(slack: object, confluence: object, **extra: object) -> object:
+    """Settings of a bot with Confluence on against the sandbox (the readiness pull runs only when
+    a test calls ``postmortem_pull.pull()``: its interval is an hour)."""
+    from bot.config import Settings
+
+    values: dict[str, object] = {
+        "slack_bot_token": slack.bot_token,  # type: ignore[attr-defined]
+        "slack_app_token": slack.app_token,  # type: ignore[attr-defined]
+        "slack_api_url": slack.base_url,  # type: ignore[attr-defined]
+        "http_host": "127.0.0.1",
+        "http_port": 0,
+        "confluence_url": confluence.base_url,  # type: ignore[attr-defined]
+        "confluence_user": confluence.bot.email,  # type: ignore[attr-defined]
+        "confluence_api_token": confluence.bot.api_token,  # type: ignore[attr-defined]
+        "confluence_pull_seconds": 3600,
+        **extra,
+    }
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest_asyncio.fixture
+async def confluence_bot(
+    db: object, slack: object, confluence: object, confluence_catalog: object
+) -> AsyncIterator[object]:
+    """The wired bot with Confluence switched on against the sandbox Confluence."""
+    from contextlib import AsyncExitStack
+
+    from bot.main import start_bot
+
+    settings = confluence_settings(slack, confluence)
+    async with AsyncExitStack() as stack:
+        running = await start_bot(settings, confluence_catalog, stack)  # type: ignore[arg-type]
+        await slack.wait_for_connection()  # type: ignore[attr-defined]
+        yield running
