@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
 
 from storage import models
 
@@ -147,25 +148,27 @@ class PageRepository:
         requested_by: str,
         at: datetime,
     ) -> tuple[PageRecord, bool]:
-        """The page of this round; False when it existed already (two requests raced)."""
+        """The page of this round; False when it existed already (two requests raced: the
+        insert waits for the other transaction and then finds its row)."""
         existing = await models.PagerDutyPage.get_or_none(key=key)
         if existing is not None:
             return _record(existing), False
         try:
-            row = await models.PagerDutyPage.create(
-                incident_id=incident_id,
-                service_key=service_key,
-                service_id=service_id,
-                escalation_policy_id=escalation_policy_id,
-                round=round_,
-                key=key,
-                urgency=urgency,
-                status=REQUESTED,
-                automatic=automatic,
-                requested_by=requested_by,
-                created_at=at,
-                updated_at=at,
-            )
+            async with in_transaction():  # a savepoint: a duplicate must not abort the caller's
+                row = await models.PagerDutyPage.create(
+                    incident_id=incident_id,
+                    service_key=service_key,
+                    service_id=service_id,
+                    escalation_policy_id=escalation_policy_id,
+                    round=round_,
+                    key=key,
+                    urgency=urgency,
+                    status=REQUESTED,
+                    automatic=automatic,
+                    requested_by=requested_by,
+                    created_at=at,
+                    updated_at=at,
+                )
         except IntegrityError:
             return _record(await models.PagerDutyPage.get(key=key)), False
         return _record(row), True
