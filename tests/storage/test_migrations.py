@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from tortoise.context import TortoiseContext
 from tortoise.migrations.autodetector import MigrationAutodetector
@@ -13,6 +14,9 @@ from tests.domain.test_incident import new_incident
 
 TABLES = {
     "incident",
+    "ticket",
+    "followup",
+    "sync_cursor",
     "timeline_entry",
     "role_assignment",
     "participant",
@@ -31,19 +35,22 @@ async def _tables() -> set[str]:
     return {row["name"] for row in rows}
 
 
+MIGRATIONS = sorted(
+    path.stem
+    for path in (Path(__file__).resolve().parents[2] / "storage" / "migrations").glob("0*.py")
+)
+
+
 async def _migrate_and_check(url: str) -> None:
-    assert await db.pending_migrations(url) == [
+    assert MIGRATIONS[:5] == [
         "0001_initial",
         "0002_slack_refs",
         "0003_reminders_and_costs",
         "0004_home_closed_at_index",
+        "0005_tickets_and_followups",
     ]
-    assert await db.apply_migrations(url) == [
-        "0001_initial",
-        "0002_slack_refs",
-        "0003_reminders_and_costs",
-        "0004_home_closed_at_index",
-    ]
+    assert await db.pending_migrations(url) == MIGRATIONS
+    assert await db.apply_migrations(url) == MIGRATIONS
     assert await db.apply_migrations(url) == []
     assert await db.pending_migrations(url) == []
     async with db.database(url):
