@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
 import json
+import re
 import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -27,11 +29,13 @@ from bot.config import Catalog, Settings
 from bot.domain.incident import Incident, Milestone, Status, TimelineEntry
 from bot.domain.milestones import MILESTONE_LABELS
 from bot.main import run
+from sandbox.confluence import SandboxConfluence
 from sandbox.jira import SandboxJira
 from sandbox.jira.seed import seed_site
 from sandbox.slack import SlackSandbox
 from sandbox.slack.render import readable
 from sandbox.slack.state import Ephemeral, Message, User, View
+from storage.postmortems import PostmortemRepository
 from storage.repository import IncidentRepository, TimelineRepository
 from storage.tickets import TicketRepository
 
@@ -40,6 +44,8 @@ SPEEDUP = 720.0
 """While the demo waits for an update reminder, one real second is twelve minutes of the bot's."""
 JIRA_PULL_SECONDS = 0.5
 """The bot pulls Jira this often in the demo (real seconds; the catalog's minimum is 15 s)."""
+CONFLUENCE_PULL_SECONDS = 0.5
+"""The bot reads the post-mortems' labels back this often in the demo (real seconds)."""
 REMINDER_SWEEP_SECONDS = 0.25
 """The bot looks for due reminders this often (real seconds) so that one shows up at once."""
 TITLE = "Card payments failing at checkout"
@@ -121,7 +127,11 @@ async def run_demo(
 ) -> int:
     transcript = Transcript(quiet=quiet)
     with tempfile.TemporaryDirectory(prefix="firefighter-demo-") as tmp:
-        async with SlackSandbox() as slack, SandboxJira(mode="cloud") as jira:
+        async with (
+            SlackSandbox() as slack,
+            SandboxJira(mode="cloud") as jira,
+            SandboxConfluence(space_key=catalog.confluence.space_key or "PM") as confluence,
+        ):
             database_url = (
                 settings.database_url
                 if settings.model_fields_set.intersection({"database_url"})
@@ -141,9 +151,14 @@ async def run_demo(
                     "jira_api_token": SecretStr(jira.bot.api_token),
                     "jira_cloud": True,
                     "jira_pull_seconds": JIRA_PULL_SECONDS,
+                    "confluence_url": confluence.base_url,
+                    "confluence_user": confluence.bot.email,
+                    "confluence_api_token": SecretStr(confluence.bot.api_token),
+                    "confluence_pull_seconds": CONFLUENCE_PULL_SECONDS,
                 }
             )
             catalog = _jira_site(jira, catalog)
+            catalog = _confluence_site(confluence, catalog)
             _print(quiet, f"Slack sandbox on {slack.base_url} · database {_safe_url(database_url)}")
             # The people and channels exist before the bot starts (it looks the catalog's up).
             clock = DemoClock()
@@ -152,7 +167,21 @@ async def run_demo(
                 if report is not None
                 else Path.cwd() / "firefighter-demo-stats.png"
             )
-            demo = _Demo(slack, catalog, transcript, clock=clock, chart=chart, jira=jira)
+            postmortem_file = (
+                report.with_name(f"{report.stem}-postmortem.html")
+                if report is not None
+                else Path.cwd() / "firefighter-demo-postmortem.html"
+            )
+            demo = _Demo(
+                slack,
+                catalog,
+                transcript,
+                clock=clock,
+                chart=chart,
+                jira=jira,
+                confluence=confluence,
+                postmortem_file=postmortem_file,
+            )
             stop, ready = asyncio.Event(), asyncio.Event()
             bot_task = asyncio.create_task(
                 run(bot_settings, catalog, stop=stop, ready=ready, clock=clock)
@@ -182,6 +211,10 @@ async def run_demo(
                 {"operation": v.operation, "kind": v.kind, "detail": v.detail}
                 for v in jira.violations
             ]
+            confluence_violations = [
+                {"operation": v.operation, "kind": v.kind, "detail": v.detail}
+                for v in confluence.violations
+            ]
             if report is not None:
                 text = json.dumps(
                     {
@@ -194,7 +227,12 @@ async def run_demo(
                                 "requests": len(jira.requests),
                                 "violations": jira_violations,
                             },
+                            "confluence": {
+                                "requests": len(confluence.requests),
+                                "violations": confluence_violations,
+                            },
                         },
+                        "postmortem": str(demo.postmortem_saved) if demo.postmortem_saved else None,
                         "transcript": [step.as_json() for step in transcript.steps],
                         "failure": failure,
                         "chart": str(demo.chart_saved) if demo.chart_saved else None,
@@ -211,6 +249,8 @@ async def run_demo(
                     print(f"\nReport written to {report}")
                 if demo.chart_saved is not None:
                     print(f"Stats chart saved to {demo.chart_saved}")
+                if demo.postmortem_saved is not None:
+                    print(f"Post-mortem page saved to {demo.postmortem_saved}")
             _print(
                 quiet,
                 f"\nSlack sandbox: {len(slack.requests)} requests, {len(violations)} contract violations.",
@@ -220,11 +260,17 @@ async def run_demo(
                 f"Jira sandbox: {len(jira.requests)} requests, "
                 f"{len(jira_violations)} contract violations.",
             )
-            for violation in [*violations, *jira_violations]:
+            _print(
+                quiet,
+                f"Confluence sandbox: {len(confluence.requests)} requests, "
+                f"{len(confluence_violations)} contract violations.",
+            )
+            for violation in [*violations, *jira_violations, *confluence_violations]:
                 print(f"  violation: {violation}")
             if failure:
                 print(f"\nThe demo stopped early: {failure}")
-            return 1 if violations or jira_violations or failure else 0
+            broken = violations or jira_violations or confluence_violations or failure
+            return 1 if broken else 0
 
 
 # --------------------------------------------------------------------------------------------------
@@ -240,8 +286,10 @@ async def _play(demo: _Demo) -> None:
     await demo.hand_over_communications(incident)
     await demo.update_reminder(incident)
     await demo.broadcast_and_mitigate(incident)
+    await demo.postmortem_page(incident)
     await demo.correct_the_timeline(incident)
     await demo.close_through_the_gate(incident)
+    await demo.save_postmortem(incident)
     await demo.private_p1()
     await demo.p4_without_channel()
     await demo.stats()
@@ -271,9 +319,15 @@ class _Demo:
         clock: DemoClock,
         chart: Path,
         jira: SandboxJira,
+        confluence: SandboxConfluence,
+        postmortem_file: Path,
     ) -> None:
         self.slack = slack
         self.jira = jira
+        self.confluence = confluence
+        self.postmortem_file = postmortem_file
+        self.postmortem_saved: Path | None = None
+        self.ready_label = catalog.confluence.ready_label
         self.clock = clock
         self.chart = chart
         self.chart_saved: Path | None = None
@@ -702,13 +756,10 @@ class _Demo:
                 ["The pinned summary now says:\n" + self.summary_field(channel, "Status")],
             )
 
-        # Fix: the post-mortem document is ready.
+        # Fix: the post-mortem is ready — a label on its Confluence page says so.
         ready = fixes.get("mark_postmortem_ready")
         if ready is not None:
-            await slack.click_button(alice, ready, channel_id=refusal.channel, ts=refusal.ts)
-            told = await self.told(alice, "Post-mortem marked ready")
-            await self.quiet()
-            self.record(alice, "clicks [Mark post-mortem ready]", [told])
+            await self.mark_postmortem_ready(incident, ready, refusal)
 
         await slack.run_slash_command(alice, self.command, "close", channel)
         close = await self.modal(alice, CallbackId.CLOSE_MODAL)
@@ -852,6 +903,148 @@ class _Demo:
         self.transcript.scene("11 · The App Home, for Alice and for Dave")
         await self.home(self.alice)
         await self.home(self.dave)
+
+    # -- the post-mortem (Confluence) ---------------------------------------------------------------
+
+    async def postmortem_page(self, incident: Incident) -> None:
+        """Mitigated, the incident needs a post-mortem: FireFighter writes its page; Carol writes
+        the root cause in Confluence (the bot's later updates leave it alone)."""
+        confluence, channel = self.confluence, self.incident_channel
+        self.transcript.scene("5b · The post-mortem page, written in Confluence by FireFighter")
+        repository = PostmortemRepository()
+        written = None
+        for _ in range(int(STEP_TIMEOUT / 0.05)):
+            written = await repository.get(incident.id)
+            if written is not None:
+                break
+            await asyncio.sleep(0.05)
+        if written is None:
+            raise DemoStepFailed(
+                f"the post-mortem page was not written within {STEP_TIMEOUT:.0f} s"
+            )
+        url = written.url
+        told = await self.need(
+            lambda: [m for m in self.slack.messages(channel) if url in self.render(m)],
+            "the post-mortem's line in the channel",
+        )
+        await self.need(
+            lambda: any(b.link == url for b in self.slack.channels[channel].bookmarks.values()),
+            "the post-mortem's bookmark",
+        )
+        await self.quiet()
+        page = confluence.page(written.page_id)
+        space = confluence.spaces[page.space_id]
+        parent = confluence.page(page.parent_id or "")
+        self.transcript.record(
+            Step(
+                "(FireFighter)",
+                "writes the post-mortem page in Confluence as the incident reaches Mitigated "
+                "(a P1 in production needs one)",
+                [
+                    f"In Confluence, space {space.key}, under “{parent.title}”: “{page.title}”\n"
+                    + _page_outline(page.body),
+                    f"In #{self.name(channel)}:\n{self.render(told[-1])}",
+                    f"Bookmarked in #{self.name(channel)}: Post-mortem → {url}",
+                ],
+            )
+        )
+        placeholder = "<p><em>What happened, and why?"
+        start = page.body.find(placeholder)
+        if start < 0:
+            return  # a catalog whose template has no such paragraph: nothing to show here
+        end = page.body.find("</p>", start) + len("</p>")
+        cause = (
+            "<p>The gateway's new TLS certificate bundle lacked the intermediate CA, so the "
+            "card networks refused the handshake.</p>"
+        )
+        confluence.edit_as(
+            self._confluence_person("carol"),
+            page.id,
+            body=page.body[:start] + cause + page.body[end:],
+            message="Root cause",
+        )
+        self.transcript.record(
+            Step(
+                "Carol (in Confluence)",
+                "writes the root cause on the page and publishes it (FireFighter's later updates "
+                "of the timeline leave it alone)",
+                [f"Root cause: {_plain_text(cause)}"],
+            )
+        )
+
+    async def mark_postmortem_ready(self, incident: Incident, button: str, refusal: Any) -> None:
+        """The gate's "Mark post-mortem ready": the bot reads the page; only its label counts."""
+        slack, alice = self.slack, self.alice
+        written = await PostmortemRepository().get(incident.id)
+        if written is None:
+            raise DemoStepFailed("the post-mortem page is not recorded")
+        await slack.click_button(alice, button, channel_id=refusal.channel, ts=refusal.ts)
+        not_yet = await self.told(alice, "not ready yet")
+        await self.quiet()
+        self.record(
+            alice, "clicks [Mark post-mortem ready] before anyone marked the page", [not_yet]
+        )
+        self.confluence.add_label_as(
+            self._confluence_person("carol"), written.page_id, self.ready_label
+        )
+        self.transcript.record(
+            Step(
+                "Carol (in Confluence)",
+                f"adds the label {self.ready_label} to the post-mortem page: its authors say "
+                "it is done",
+                [f"Labels of “{written.title}”: {self.ready_label}"],
+            )
+        )
+        await slack.click_button(alice, button, channel_id=refusal.channel, ts=refusal.ts)
+        told = await self.told(alice, "Post-mortem marked ready")
+        await self.quiet()
+        entry = next(
+            (
+                e.text
+                for e in await TimelineRepository().list(incident.id, limit=10_000)
+                if e.text.startswith("Post-mortem marked ready")
+            ),
+            "(no timeline entry)",
+        )
+        self.record(
+            alice,
+            "clicks [Mark post-mortem ready] again: FireFighter reads the page and finds the label",
+            [told, f"On the timeline: {entry}"],
+        )
+
+    async def save_postmortem(self, incident: Incident) -> None:
+        """The page as Confluence has it at the end, saved as an HTML file to open in a browser."""
+        written = await PostmortemRepository().get(incident.id)
+        if written is None:
+            raise DemoStepFailed("the post-mortem page is not recorded")
+        page = self.confluence.page(written.page_id)
+        title = html.escape(page.title)
+        document = (
+            f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"/><title>{title}</title>'
+            f"<style>{_PAGE_STYLE}</style></head><body>\n<h1>{title}</h1>\n"
+            f'<p class="source">{html.escape(written.url)} · version {page.version.number} · '
+            f"labels: {html.escape(', '.join(lab.name for lab in page.labels) or 'none')}</p>\n"
+            f"{_viewable(page.body)}\n</body></html>\n"
+        )
+        await asyncio.to_thread(self.postmortem_file.write_text, document, encoding="utf-8")
+        self.postmortem_saved = self.postmortem_file
+        authors = dict.fromkeys(
+            self.confluence.accounts[v.author_id].display_name for v in page.versions
+        )
+        self.transcript.record(
+            Step(
+                "(The demo)",
+                f"saves the post-mortem page as Confluence has it to {self.postmortem_file}",
+                [
+                    f"“{page.title}”, version {page.version.number} (by {', '.join(authors)}), "
+                    f"labels {', '.join(label.name for label in page.labels) or 'none'}\n"
+                    + _page_outline(page.body)
+                ],
+            )
+        )
+
+    def _confluence_person(self, name: str) -> Any:
+        return next(a for a in self.confluence.accounts.values() if a.email.startswith(name))
 
     # -- moves -------------------------------------------------------------------------------------
 
@@ -1119,6 +1312,67 @@ def _jira_site(jira: SandboxJira, catalog: Catalog) -> Catalog:
             ("Dave Okafor", "dave@example.com"),
         ],
     )
+
+
+def _confluence_site(confluence: SandboxConfluence, catalog: Catalog) -> Catalog:
+    """The sandbox Confluence with the demo's people and a page to file post-mortems under (the
+    returned catalog's ``confluence.parent_page_id``)."""
+    for name, email in (("Alice Martin", "alice@example.com"), ("Carol Diaz", "carol@example.com")):
+        confluence.add_user(name, email=email)
+    parent = confluence.create_page_as(
+        confluence.bot,
+        confluence.space.key,
+        "Incident post-mortems",
+        "<p>One page per incident, written by FireFighter.</p>",
+    )
+    section = catalog.confluence.model_copy(update={"parent_page_id": parent.id})
+    return catalog.model_copy(update={"confluence": section})
+
+
+_PAGE_STYLE = (
+    "body{font-family:sans-serif;max-width:60em;margin:2em auto}"
+    "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}"
+    ".panel{border:1px solid #9ab;border-radius:4px;padding:0 8px;margin:4px 0}"
+    ".panel-title,.source{color:#678;font-size:small}"
+)
+
+
+def _viewable(storage: str) -> str:
+    """The page's storage format as a browser shows it: FireFighter's panels as boxes (their
+    anchor as the box's id), nothing else changed."""
+
+    def panel(match: re.Match[str]) -> str:
+        anchor = re.search(r'<ac:parameter ac:name="">([^<]*)</ac:parameter>', match.group(2))
+        ident = f' id="{anchor.group(1)}"' if anchor else ""
+        return f'<div class="panel"{ident}><p class="panel-title">{match.group(1) or ""}</p>'
+
+    shown = re.sub(
+        r'<ac:structured-macro ac:name="panel"[^>]*>'
+        r'(?:<ac:parameter ac:name="title">(.*?)</ac:parameter>)?<ac:rich-text-body>'
+        r'(<ac:structured-macro ac:name="anchor"[^>]*>.*?</ac:structured-macro>)?',
+        panel,
+        storage,
+    )
+    return shown.replace("</ac:rich-text-body></ac:structured-macro>", "</div>")
+
+
+def _plain_text(body: str) -> str:
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", "", body)).split())
+
+
+def _page_outline(body: str) -> str:
+    """A page as a reader skims it: its headings, and the timeline's rows (time and what)."""
+    lines = []
+    for heading in re.findall(r"<h[12]>(.*?)</h[12]>", body):
+        lines.append(f"  ▸ {_plain_text(heading)}")
+        if _plain_text(heading) == "Timeline":
+            start = body.find("firefighter-timeline")
+            table = body[start : body.find("</table>", start)] if start >= 0 else ""
+            for row in re.findall(r"<tr>(.*?)</tr>", table)[1:]:
+                cells = [_plain_text(c) for c in re.findall(r"<td>(.*?)</td>", row)]
+                if len(cells) == 3:
+                    lines.append(f"      {cells[0][11:19]}  {cells[2][:90]}")
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -68,6 +68,7 @@ async def test_the_demo_plays_the_whole_lifecycle_and_leaves_the_expected_incide
     assert actions[-1] == "opens the FireFighter Home tab"
     assert "The incidents, as stored in the database" in out
     assert_issue_4_scenes(data, out, report)
+    assert_postmortem_scenes(data, out, report)
 
 
 def _buttons(message: dict[str, Any]) -> list[str]:
@@ -104,3 +105,38 @@ def assert_issue_4_scenes(data: dict[str, Any], out: str, report: Path) -> None:
     content = chart.read_bytes()
     assert content.startswith(b"\x89PNG\r\n\x1a\n") and len(content) > 1000
     assert any(f["name"].endswith(".png") for f in slack["files"])
+
+
+def assert_postmortem_scenes(data: dict[str, Any], out: str, report: Path) -> None:
+    """Issue 6, Confluence: the page written at mitigation, the gate's fix being the label a person
+    adds in Confluence, and the page saved next to the report with the real timeline in order."""
+    import html.entities
+    import re
+    import xml.etree.ElementTree as ET
+
+    assert data["servers"]["confluence"]["violations"] == []
+    assert data["servers"]["confluence"]["requests"] > 0
+    assert "writes the post-mortem page in Confluence" in out
+    assert "Add the label postmortem-ready to the post-mortem page http" in out
+    assert "Carol (in Confluence) adds the label postmortem-ready" in out
+    assert "Post-mortem marked ready: the page has the label postmortem-ready" in out
+    saved = report.with_name("report-postmortem.html")
+    assert data["postmortem"] == str(saved)
+    assert f"Post-mortem page saved to {saved}" in out
+    entities = "".join(
+        f'<!ENTITY {n} "&#{c};">'
+        for n, c in html.entities.name2codepoint.items()
+        if n not in {"amp", "lt", "gt", "quot", "apos"}
+    )
+    page = ET.fromstring(
+        re.sub(r"<!DOCTYPE html>", f"<!DOCTYPE html [{entities}]>", saved.read_text())
+    )
+    timeline = next(d for d in page.iter("div") if d.get("id") == "firefighter-timeline")
+    rows = [["".join(td.itertext()) for td in tr.findall("td")] for tr in timeline.iter("tr")][1:]
+    whats = [what for _, _, what in rows]
+    assert whats[0].startswith("Declared P2: Card payments failing at checkout")
+    assert rows == sorted(rows, key=lambda row: row[0])  # in the order things happened
+    assert whats.index("Status: Open → Mitigating") < whats.index("Status: Mitigating → Mitigated")
+    assert whats[-1] == "Status: Mitigated → Post-mortem"
+    assert any("(60% success). (edited)" in what for what in whats)
+    assert "intermediate CA" in "".join(page.itertext())  # Carol's root cause, kept
