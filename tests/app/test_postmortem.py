@@ -540,6 +540,16 @@ async def test_a_deleted_page_is_told_once_and_a_new_one_is_written_on_request(
     blockers = await service.close_blockers(await IncidentRepository().require(incident.id))
     assert any("deleted in Confluence" in b.text for b in blockers)
 
+    # Restored from the trash: the pull notices, and the page is kept up to date again.
+    confluence.page(current.page_id).status = "current"
+    await confluence_bot.postmortem_pull.pull()
+    await outbox_idle()
+    assert (await PostmortemRepository().get(incident.id)).live  # type: ignore[union-attr]
+    restored = [row[2] for row in rows(parse(confluence.page(current.page_id).body), "timeline")]
+    assert "Note: And more" in restored
+    confluence.delete_as(person(confluence), current.page_id)
+    await confluence_bot.postmortem_pull.pull()
+
     await service.request_postmortem(incident.id, by=alice, intent_key="new")
     await outbox_idle()
     replaced = await written(incident.id)
@@ -669,6 +679,18 @@ def test_an_unknown_placeholder_is_refused_at_load_naming_the_file_line_and_fiel
         "confluence.template",
     )
     assert "unknown placeholder {mttr} on line 9 of the template" in problem.message
+
+
+def test_a_page_body_that_does_not_parse_is_left_alone() -> None:
+    wanted = {"timeline": postmortem.section("timeline", "<p>new</p>")}
+    assert postmortem.replace_sections("<p>unclosed <b>bold</p>", wanted) is None
+    # An anchor someone moved out of its panel: no longer a section the bot owns.
+    moved = (
+        '<ac:structured-macro ac:name="anchor" ac:schema-version="1">'
+        '<ac:parameter ac:name="">firefighter-timeline</ac:parameter></ac:structured-macro>'
+    )
+    splice = postmortem.replace_sections(f"<p>mine</p>{moved}", wanted)
+    assert splice is not None and splice.found == frozenset() and not splice.changed
 
 
 def test_a_template_confluence_would_refuse_is_refused_at_load() -> None:
