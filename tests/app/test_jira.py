@@ -39,7 +39,7 @@ def _priority(jira: SandboxJira, key: str) -> str:
 
 
 async def _ticket(incident_id: int) -> Any:
-    return await eventually(lambda: TicketRepository().get(incident_id))
+    return await eventually(lambda: TicketRepository().get(incident_id), seconds=15)
 
 
 async def _entries(incident_id: int, kind: TimelineKind) -> list[Any]:
