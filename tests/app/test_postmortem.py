@@ -607,6 +607,17 @@ async def test_the_jira_ticket_links_the_page_and_the_page_links_the_ticket(
         await outbox_idle()
         remote = [link.object.get("url") for link in jira.issue(issue.key).remote_links]
         assert current.url in remote
+        # A follow-up is listed with its key once Jira has it (the pull sees the page behind).
+        await bot.service.add_followup(
+            incident.id, "Alert on TLS chain errors", by=Actor.user(ws.alice), intent_key="f1"
+        )
+        await outbox_idle()
+        await bot.postmortem_pull.pull()
+        await outbox_idle()
+        (followup,) = await bot.service.followups.list(incident.id)
+        assert followup.key is not None
+        listed = items(parse(confluence.page(current.page_id).body), "followups")
+        assert listed[0].startswith(f"{followup.key}: Alert on TLS chain errors — To Do, due ")
         assert f"Jira ticket {issue.key}" in items(
             parse(confluence.page(current.page_id).body), "links"
         )
