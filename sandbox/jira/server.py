@@ -14,8 +14,6 @@ answers them "sorted by date, starting from the oldest" (getChangeLogs). The san
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import email.parser
 import email.policy
 import functools
@@ -26,17 +24,16 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, Self
+from typing import Any, Literal
 
 from aiohttp import web
 
+from sandbox.http import Answer, HttpSandbox, Refusal, basic_credentials, decoded_body
 from sandbox.jira import catalog, jql
 from sandbox.jira.contract import (
-    Violation,
-    find_operation,
-    request_problem,
-    response_problem,
+    jira_spec,
     rich_text_problem,
+    spec_path,
     text_field_violations,
 )
 from sandbox.jira.state import (
@@ -62,6 +59,7 @@ from sandbox.jira.state import (
 )
 from sandbox.jira.values import adf_doc, adf_text, display, jira_time, option_json, parse_value
 from sandbox.jira.values import rich_text as render_rich_text
+from sandbox.openapi import Call, Operation
 
 __all__ = ["RecordedRequest", "SandboxJira", "adf_doc", "adf_text", "jira_time"]
 
@@ -92,16 +90,6 @@ class RecordedRequest:
     headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
 
-@dataclass
-class _Fault:
-    pattern: re.Pattern[str]
-    method: str | None
-    status: int
-    retry_after: int | None
-    times: int
-    delay: float = 0.0  # > 0: answer normally, this many seconds late
-
-
 @dataclass(frozen=True)
 class _Call:
     """One request, taken apart once for the operation handlers."""
@@ -121,8 +109,8 @@ class _Call:
         return dict(self.query)
 
 
-class SandboxJira:
-    """A local Jira. Start it, point a client at `base_url`.
+class SandboxJira(HttpSandbox[RecordedRequest]):
+    """A local Jira. Start it, point a client at `base_url` (the site URL).
 
     ```python
     async with SandboxJira(mode="cloud") as jira_sb:
@@ -137,6 +125,9 @@ class SandboxJira:
     `custom_fields`: `(name, kind)` or `(name, kind, options)` with a kind of `state.CUSTOM_KINDS`).
     """
 
+    vendor = "Jira"
+    client_max_size = 16 * 1024 * 1024
+
     def __init__(
         self,
         *,
@@ -150,6 +141,7 @@ class SandboxJira:
         clock: Callable[[], datetime] | None = None,
         changelog_limit: int = 100,
     ) -> None:
+        super().__init__()
         self.mode: Mode = mode
         self.reject_invalid_requests = reject_invalid_requests
         self.changelog_limit = changelog_limit
@@ -187,43 +179,8 @@ class SandboxJira:
             self.add_project(*follow_up_project, workflow=catalog.SIMPLE_WORKFLOW)
         self.issues: dict[str, Issue] = {}  # by id
         self.issue_links: dict[str, IssueLink] = {}
-        self.requests: list[RecordedRequest] = []
-        self.violations: list[Violation] = []
         self.deprecated_calls: list[str] = []
-        self._faults: list[_Fault] = []
-        self._outage: int | None = None
         self._pages: dict[str, tuple[str, int, int]] = {}  # nextPageToken -> (jql, offset, size)
-        self._runner: web.AppRunner | None = None
-        self._port = 0
-
-    # -- lifecycle --------------------------------------------------------------------------------
-    async def start(self) -> Self:
-        app = web.Application(client_max_size=16 * 1024 * 1024)
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server  # aiohttp exposes the bound port only through the server sockets
-        assert server is not None
-        self._port = int(server.sockets[0].getsockname()[1])  # type: ignore[attr-defined]
-        return self
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
-    @property
-    def base_url(self) -> str:
-        """What a client takes as the site URL."""
-        return f"http://127.0.0.1:{self._port}"
 
     # -- set-up and the "human" API ---------------------------------------------------------------
     def add_user(
@@ -343,19 +300,7 @@ class SandboxJira:
         del account  # Jira keeps no trace of who deleted an issue on the issue itself
         self._delete(self.issue(key))
 
-    # -- faults -----------------------------------------------------------------------------------
-    def inject_status(
-        self,
-        path_pattern: str,
-        status: int,
-        *,
-        retry_after: int | None = None,
-        times: int = 1,
-        method: str | None = None,
-    ) -> None:
-        """The next `times` requests whose path matches the regex answer `status` (429, 5xx, ...)."""
-        self._faults.append(_Fault(re.compile(path_pattern), method, status, retry_after, times))
-
+    # -- faults (and `HttpSandbox`'s inject_status, start_outage, end_outage) -------------------
     def inject_rate_limit(
         self, path_pattern: str = r".", *, retry_after: int = 30, times: int = 1
     ) -> None:
@@ -371,45 +316,16 @@ class SandboxJira:
         self, path_pattern: str, seconds: float, *, times: int = 1, method: str | None = None
     ) -> None:
         """The next `times` matching requests are answered normally, `seconds` late."""
-        self._faults.append(_Fault(re.compile(path_pattern), method, 0, None, times, delay=seconds))
-
-    def start_outage(self, status: int = 503) -> None:
-        """Every request answers `status` until `end_outage()`."""
-        self._outage = status
-
-    def end_outage(self) -> None:
-        self._outage = None
-
-    # -- contract ---------------------------------------------------------------------------------
-    def assert_no_violations(self) -> None:
-        if self.violations:
-            listing = "\n".join(f"  - {v}" for v in self.violations)
-            raise AssertionError(f"{len(self.violations)} Jira contract violation(s):\n{listing}")
-
-    def calls(self, operation_id: str) -> list[RecordedRequest]:
-        return [r for r in self.requests if r.operation_id == operation_id]
-
-    def _report(self, operation: str, kind: str, detail: str) -> None:
-        self.violations.append(Violation(operation, kind, detail))
+        self._add_delay(seconds, path_pattern, method=method, times=times)
 
     # -- HTTP ---------------------------------------------------------------------------------------
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
-        raw = await request.read()
+    def _respond(self, request: web.Request, raw: bytes) -> Answer:
         method, path = request.method, request.path
         query = [(k, v) for k, v in request.query.items()]
-        body: Any = None
-        if raw and request.content_type.startswith("multipart/"):
-            body = f"<multipart body, {len(raw)} bytes>"
-        elif raw:
-            try:
-                body = json.loads(raw)
-            except ValueError:
-                body = raw.decode("utf-8", "replace")
-        delay = self._take_delay(method, path)
-        if delay:
-            await asyncio.sleep(delay)
+        multipart = bool(raw) and request.content_type.startswith("multipart/")
+        body = f"<multipart body, {len(raw)} bytes>" if multipart else decoded_body(raw)
         account = self._authenticate(request.headers.get("Authorization", ""))
-        operation = find_operation(method, path)
+        operation = jira_spec().find(method, spec_path(path))
         status, payload, headers = self._answer(
             request, method, path, query, raw, body, account, operation
         )
@@ -428,9 +344,7 @@ class SandboxJira:
                 ),
             )
         )
-        if status == 204 or payload is None:
-            return web.Response(status=status, headers=headers)
-        return web.json_response(payload, status=status, headers=headers)
+        return status, payload, headers
 
     def _answer(  # noqa: PLR0917 - one request's parts, passed along once
         self,
@@ -441,12 +355,12 @@ class SandboxJira:
         raw: bytes,
         body: Any,
         account: Account | None,
-        operation: Any,
-    ) -> tuple[int, Any, dict[str, str]]:
-        fault = self._take_fault(method, path)
-        if fault is not None:
+        operation: Operation | None,
+    ) -> Answer:
+        refusal = self._take_refusal(method, path)
+        if refusal is not None:
             # Injected answers are outside the operation's documented responses: not validated.
-            return fault
+            return _refusal_answer(refusal)
         match = _API.match(path)
         if operation is None or match is None:
             self._report(f"{method} {path}", "unknown-path", "not an operation of the Jira spec")
@@ -478,7 +392,8 @@ class SandboxJira:
             # boolean and parses it case-insensitively; the `jira` library sends `True`, outside the
             # Cloud spec's enum (strict|warn|none|true|false). Lower-case it before checking.
             checked_query = [(k, v.lower() if k == "validateQuery" else v) for k, v in query]
-        problem = request_problem(method, path, checked_query, raw, request.content_type)
+        checked = Call(method, spec_path(path), checked_query, raw, request.content_type)
+        problem = jira_spec().request_problem(checked)
         if problem:
             self._report(op_id, "request", problem)
             if self.reject_invalid_requests:
@@ -502,47 +417,17 @@ class SandboxJira:
         # Jira sends no body there, so an answer without a body is not validated.
         if str(status) in operation.statuses and status != 204 and payload is not None:
             out = json.dumps(payload).encode()
-            problem = response_problem(
-                method, path, checked_query, raw, request.content_type, status, out
-            )
+            problem = jira_spec().response_problem(checked, status, out)
             if problem:
                 self._report(op_id, "sandbox-response", problem)
         return status, payload, {}
 
-    def _matching_faults(self, method: str, path: str) -> Iterable[_Fault]:
-        for fault in self._faults:
-            if fault.times <= 0 or (fault.method and fault.method != method):
-                continue
-            if fault.pattern.search(path):
-                yield fault
-
-    def _take_delay(self, method: str, path: str) -> float:
-        for fault in self._matching_faults(method, path):
-            if fault.delay:
-                fault.times -= 1
-                return fault.delay
-        return 0.0
-
-    def _take_fault(self, method: str, path: str) -> tuple[int, JSON, dict[str, str]] | None:
-        if self._outage is not None:
-            return self._outage, {"errorMessages": ["Service unavailable"], "errors": {}}, {}
-        for fault in self._matching_faults(method, path):
-            if fault.delay:
-                continue
-            fault.times -= 1
-            headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after else {}
-            if fault.status == 429:
-                headers["RateLimit-Reason"] = "jira-burst-based"
-            message = "Rate limit exceeded." if fault.status == 429 else "Injected failure"
-            return fault.status, {"errorMessages": [message], "errors": {}}, headers
-        return None
-
     def _authenticate(self, header: str) -> Account | None:
         if header.startswith("Basic "):
-            try:
-                user, _, secret = base64.b64decode(header[6:]).decode().partition(":")
-            except ValueError:
+            credentials = basic_credentials(header)
+            if credentials is None:
                 return None
+            user, secret = credentials
             for account in self.accounts.values():
                 if user in (account.email, account.name) and secret == account.api_token:
                     return account
@@ -1399,6 +1284,17 @@ class SandboxJira:
                 self._issue_json(i, version, wanted, expand) for i in found[start : start + size]
             ],
         }
+
+
+def _refusal_answer(refusal: Refusal) -> Answer:
+    """An injected error as Jira words it (`ErrorCollection`); a 429 says why, as Jira Cloud does."""
+    headers = {"Retry-After": str(refusal.retry_after)} if refusal.retry_after else {}
+    if refusal.outage:
+        return refusal.status, {"errorMessages": ["Service unavailable"], "errors": {}}, headers
+    if refusal.status == 429:
+        headers["RateLimit-Reason"] = "jira-burst-based"
+    message = "Rate limit exceeded." if refusal.status == 429 else "Injected failure"
+    return refusal.status, {"errorMessages": [message], "errors": {}}, headers
 
 
 def _components(project: Project, value: Any) -> list[str]:
