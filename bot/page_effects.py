@@ -194,9 +194,7 @@ class PageEffects:
     async def _resolve_one(self, record: PageRecord, incident: Incident) -> None:
         assert record.pd_incident_id is not None
         try:
-            resolved = await self.pager.resolve(
-                record.pd_incident_id, resolution=paging.resolution(incident)
-            )
+            await self.pager.resolve(record.pd_incident_id, resolution=paging.resolution(incident))
         except PagerError as error:
             if error.code != "not_found":
                 raise
@@ -204,12 +202,9 @@ class PageEffects:
                 "a paged PagerDuty incident no longer exists",
                 extra={"incident_id": incident.id, "pagerduty_id": record.pd_incident_id},
             )
-            await self.service.page_resolved(
-                record.id, at=self.service.clock.now(), by_name=None, by_bot=True
-            )
-            return
+        # On the incident's clock: this follows the mitigation, which is on that clock too.
         await self.service.page_resolved(
-            record.id, at=resolved.last_status_change_at, by_name=None, by_bot=True
+            record.id, at=self.service.clock.now(), by_name=None, by_bot=True
         )
 
 
