@@ -10,31 +10,31 @@ Storage-format bodies are XHTML fragments; the schemas type them as plain string
 `storage_problem` checks that they are well-formed (Confluence answers 400 "Error parsing xhtml"
 otherwise).
 
-The small `Violation` record is copied from `sandbox/jira/contract.py` (the Confluence sandbox does
-not import the Jira one).
+Loading, finding the operation and validating a call are `sandbox.openapi`'s, alike for every
+vendor; the `Violation` record is `sandbox.http`'s.
 """
 
 from __future__ import annotations
 
-import copy
 import html.entities
-import json
 import re
-import time
-import warnings
 import xml.parsers.expat
-from dataclasses import dataclass, field
 from functools import cache
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
-from openapi_core import Config, OpenAPI
-from openapi_core.templating.paths.finders import APICallPathFinder
-from openapi_core.testing import MockRequest, MockResponse
-from werkzeug.datastructures import ImmutableMultiDict
+from sandbox.http import Violation
+from sandbox.openapi import JSON, Spec, load_api, read_spec
 
-from sandbox.specs import specs_dir
+__all__ = [
+    "V1_PREFIX",
+    "V2_PREFIX",
+    "ApiVersion",
+    "Violation",
+    "spec_of",
+    "storage_problem",
+    "version_of",
+]
 
-JSON = dict[str, Any]
 ApiVersion = Literal["v1", "v2"]
 
 V2_PREFIX = "/wiki/api/v2"
@@ -48,19 +48,6 @@ _BODY_ONE_OF = (
 )
 
 
-@dataclass(frozen=True)
-class Violation:
-    """One broken rule: the operation (or path), the kind of rule, and the details."""
-
-    operation: str
-    kind: str
-    detail: str
-    at: float = field(default_factory=time.time, compare=False)
-
-    def __str__(self) -> str:
-        return f"{self.operation}: {self.kind}: {self.detail}"
-
-
 def _resolve(spec: JSON, node: JSON) -> JSON:
     """Follow a local `$ref` (`#/components/...`) to the object it names, in the same copy."""
     while "$ref" in node:
@@ -71,10 +58,7 @@ def _resolve(spec: JSON, node: JSON) -> JSON:
     return node
 
 
-def _overlay_v2(spec: JSON) -> JSON:
-    spec = copy.deepcopy(spec)
-    # Loading rule (§2): a relative server matches any host and port; the aiohttp adapter drops the port.
-    spec["servers"] = [{"url": V2_PREFIX}]
+def _overlay_v2(spec: JSON) -> None:
     for path, method in _BODY_ONE_OF:
         request_body = _resolve(spec, spec["paths"][path][method]["requestBody"])
         properties = _resolve(spec, request_body["content"]["application/json"]["schema"])[
@@ -83,39 +67,23 @@ def _overlay_v2(spec: JSON) -> JSON:
         # C1: both members are objects without required properties, so every body (the canonical
         # `{"representation": "storage", "value": ...}` too) is "valid under each of" them.
         properties["body"] = {"anyOf": properties["body"]["oneOf"]}
-    return spec
-
-
-def _overlay_v1(spec: JSON) -> JSON:
-    spec = copy.deepcopy(spec)
-    # Loading rule (§2): v1 paths already carry `/wiki/rest/api`; the file's `//your-domain...` server
-    # would not match a loopback sandbox.
-    spec["servers"] = [{"url": "/"}]
-    return spec
-
-
-def _load(name: str) -> JSON:
-    return cast("JSON", json.loads((specs_dir() / name).read_text(encoding="utf-8")))
-
-
-# G1: both documents fail their own meta-schema (a `default` outside its enum), so skip that check.
-_CONFIG = Config(spec_validator_cls=None)
 
 
 @cache
-def v2_api() -> OpenAPI:
+def v2_spec() -> Spec:
     """Confluence Cloud REST v2 with the overlay above; loaded once per process."""
-    return OpenAPI.from_dict(_overlay_v2(_load("confluence_v2.json")), config=_CONFIG)
+    return Spec(load_api(read_spec("confluence_v2.json"), server=V2_PREFIX, overlay=_overlay_v2))
 
 
 @cache
-def v1_api() -> OpenAPI:
-    """Confluence Cloud REST v1 (2021 snapshot), for the label write v2 lacks."""
-    return OpenAPI.from_dict(_overlay_v1(_load("confluence_v1_2021.json")), config=_CONFIG)
+def v1_spec() -> Spec:
+    """Confluence Cloud REST v1 (2021 snapshot), for the label write v2 lacks. Its paths already
+    carry `/wiki/rest/api`; the file's `//your-domain...` server would not match a loopback sandbox."""
+    return Spec(load_api(read_spec("confluence_v1_2021.json"), server="/"))
 
 
-def api_of(version: ApiVersion) -> OpenAPI:
-    return v2_api() if version == "v2" else v1_api()
+def spec_of(version: ApiVersion) -> Spec:
+    return v2_spec() if version == "v2" else v1_spec()
 
 
 def version_of(path: str) -> ApiVersion | None:
@@ -124,111 +92,6 @@ def version_of(path: str) -> ApiVersion | None:
         return "v2"
     if path.startswith(V1_PREFIX + "/"):
         return "v1"
-    return None
-
-
-@dataclass(frozen=True)
-class Operation:
-    version: ApiVersion
-    operation_id: str
-    deprecated: bool
-    parameters: frozenset[str]
-    """Names of the query parameters the operation documents (unknown ones are reported)."""
-    bodies: frozenset[str]
-    """Statuses whose documented response has a JSON body (C2: the others declare `content: {}`)."""
-
-
-@cache
-def find_operation(version: ApiVersion, method: str, path: str) -> Operation | None:
-    """The operation of `path` (without its query string), or None when the spec has none."""
-    api = api_of(version)
-    try:
-        found = APICallPathFinder(api.spec).find(method.lower(), "http://127.0.0.1" + path)
-    except Exception:  # PathNotFound / OperationNotFound: an undocumented call
-        return None
-    op = found.operation
-    query = {
-        str((p / "name").read_value())
-        for source in (op, found.path)
-        if "parameters" in source
-        for p in source / "parameters"
-        if (p / "in").read_value() == "query"
-    }
-    bodies = frozenset(
-        str(code)
-        for code, response in (op / "responses").items()
-        if "content" in response and len(list((response / "content").keys())) > 0
-    )
-    return Operation(
-        version=version,
-        operation_id=str((op / "operationId").read_value()),
-        deprecated=bool((op / "deprecated").read_value()) if "deprecated" in op else False,
-        parameters=frozenset(query),
-        bodies=bodies,
-    )
-
-
-def _mock_request(
-    method: str, path: str, query: list[tuple[str, str]], body: bytes | None, content_type: str
-) -> MockRequest:
-    return MockRequest(
-        "http://127.0.0.1",
-        method.lower(),
-        path,
-        # A multidict keeps repeated query keys (`keys=A&keys=B`); the annotation says dict.
-        args=cast("dict[str, Any]", ImmutableMultiDict(query)),
-        data=body if body else None,
-        content_type=content_type or "application/json",
-    )
-
-
-def _errors(exc: BaseException) -> str:
-    causes = [str(exc)]
-    inner = getattr(exc, "__cause__", None)
-    for schema_error in getattr(inner, "schema_errors", ()) or ():
-        causes.append(str(getattr(schema_error, "message", schema_error)))
-    if inner is not None and not getattr(inner, "schema_errors", None):
-        causes.append(str(inner))
-    return "; ".join(causes)
-
-
-def request_problem(  # noqa: PLR0917 - one request's parts
-    version: ApiVersion,
-    method: str,
-    path: str,
-    query: list[tuple[str, str]],
-    body: bytes | None,
-    content_type: str,
-) -> str | None:
-    """What openapi-core finds wrong with the request (path, method, query, body), or None."""
-    try:
-        with warnings.catch_warnings():
-            # openapi-core cannot check the OAuth2 alternative of each operation's security; the
-            # sandbox checks Basic credentials itself.
-            warnings.filterwarnings("ignore", "Unsupported scheme type", UserWarning)
-            api_of(version).validate_request(_mock_request(method, path, query, body, content_type))
-    except Exception as exc:  # openapi-core raises its own error hierarchy
-        return _errors(exc)
-    return None
-
-
-def response_problem(  # noqa: PLR0917 - mirrors request_problem plus the response
-    version: ApiVersion,
-    method: str,
-    path: str,
-    query: list[tuple[str, str]],
-    body: bytes | None,
-    content_type: str,
-    status: int,
-    response_body: bytes,
-) -> str | None:
-    """What openapi-core finds wrong with the sandbox's own answer, or None."""
-    request = _mock_request(method, path, query, body, content_type)
-    response = MockResponse(response_body, status_code=status, content_type="application/json")
-    try:
-        api_of(version).validate_response(request, response)
-    except Exception as exc:
-        return _errors(exc)
     return None
 
 

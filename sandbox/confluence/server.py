@@ -20,7 +20,6 @@ the trash (404 on read); cursor pagination with `_links.next` and a `Link` heade
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import itertools
@@ -28,9 +27,9 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Self
+from typing import Any
 from urllib.parse import quote_plus, urlencode
 
 from aiohttp import web
@@ -39,11 +38,7 @@ from sandbox.confluence.contract import (
     V1_PREFIX,
     V2_PREFIX,
     ApiVersion,
-    Operation,
-    Violation,
-    find_operation,
-    request_problem,
-    response_problem,
+    spec_of,
     storage_problem,
     version_of,
 )
@@ -57,6 +52,8 @@ from sandbox.confluence.state import (
     Space,
     Version,
 )
+from sandbox.http import Answer, Fault, HttpSandbox, Refusal, basic_credentials, decoded_body
+from sandbox.openapi import Call, Operation
 
 #: v1 operations served: adding a label has no v2 equivalent; reading them back on v1 is cheap.
 V1_SERVED = frozenset({"addLabelsToContent", "getLabelsForContent"})
@@ -91,31 +88,12 @@ class RecordedRequest:
     at: float
 
 
-@dataclass
-class _Fault:
-    pattern: re.Pattern[str]
-    method: str | None
-    status: int
-    retry_after: int | None
-    times: int
+Delay = Fault
+"""What `delay()` returns: `seconds`, `times` left, and `arrived`, set when a matching request has
+come in (and is waiting), so a test can act in Confluence "while the request is in flight"."""
 
 
-@dataclass
-class Delay:
-    """A slow answer: matching requests wait `seconds` before the sandbox handles them.
-
-    `arrived` is set when a matching request has come in (and is waiting): a test can act in
-    Confluence "while the request is in flight" without sleeping.
-    """
-
-    pattern: re.Pattern[str]
-    method: str | None
-    seconds: float
-    times: int
-    arrived: asyncio.Event = field(default_factory=asyncio.Event)
-
-
-class SandboxConfluence:
+class SandboxConfluence(HttpSandbox[RecordedRequest]):
     """A local Confluence Cloud. Start it, point a client at `base_url` (the site).
 
     ```python
@@ -126,6 +104,9 @@ class SandboxConfluence:
     ```
     """
 
+    vendor = "Confluence"
+    client_max_size = 6 * 1024 * 1024
+
     def __init__(
         self,
         *,
@@ -134,6 +115,7 @@ class SandboxConfluence:
         reject_invalid_requests: bool = True,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
+        super().__init__()
         self.reject_invalid_requests = reject_invalid_requests
         self._clock = clock or (lambda: datetime.now(UTC))
         self._space_ids = itertools.count(65537)
@@ -151,45 +133,8 @@ class SandboxConfluence:
         self.comments: dict[str, Comment] = {}  # by id
         self._labels: dict[tuple[str, str], str] = {}  # (prefix, name) -> label id, site-wide
         self.space = self.add_space(space_key, space_name)
-        self.requests: list[RecordedRequest] = []
-        self.violations: list[Violation] = []
-        self._faults: list[_Fault] = []
-        self._delays: list[Delay] = []
-        self._outage: tuple[int, int | None] | None = None
-        self._runner: web.AppRunner | None = None
-        self._port = 0
 
-    # -- lifecycle --------------------------------------------------------------------------------
-    async def start(self) -> Self:
-        app = web.Application(client_max_size=6 * 1024 * 1024)
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", self._port)
-        await site.start()
-        server = site._server  # aiohttp exposes the bound port only through the server sockets
-        assert server is not None
-        self._port = int(server.sockets[0].getsockname()[1])  # type: ignore[attr-defined]
-        return self
-
-    async def stop(self) -> None:
-        """Close the listening socket (a later `start()` reopens the same port: an outage that
-        refuses connections)."""
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
-    @property
-    def base_url(self) -> str:
-        """The site (`https://your-domain.atlassian.net` in production); the API is under `/wiki`."""
-        return f"http://127.0.0.1:{self._port}"
-
+    # -- lifecycle (`start`, `stop`, `base_url`: the site, `HttpSandbox`'s) ------------------------
     @property
     def wiki_url(self) -> str:
         """`_links.base` of every answer: the site's `/wiki`."""
@@ -311,28 +256,7 @@ class SandboxConfluence:
         self._require_write(account)
         self._live_page(page_id).status = "trashed"
 
-    # -- faults -----------------------------------------------------------------------------------
-    def inject_status(
-        self,
-        path_pattern: str,
-        status: int,
-        *,
-        retry_after: int | None = None,
-        times: int = 1,
-        method: str | None = None,
-    ) -> None:
-        """The next `times` requests whose path matches the regex answer `status` (429, 5xx, ...),
-        with `Retry-After` when given."""
-        self._faults.append(_Fault(re.compile(path_pattern), method, status, retry_after, times))
-
-    def start_outage(self, status: int = 503, *, retry_after: int | None = None) -> None:
-        """Every request answers `status` until `end_outage()`: 503 for an outage, 429 with
-        `retry_after` for a rate-limit storm."""
-        self._outage = (status, retry_after)
-
-    def end_outage(self) -> None:
-        self._outage = None
-
+    # -- faults (and `HttpSandbox`'s inject_status, start_outage, end_outage) -------------------
     def delay(
         self,
         seconds: float,
@@ -343,39 +267,16 @@ class SandboxConfluence:
     ) -> Delay:
         """The next `times` matching requests wait `seconds` before being handled (a slow answer,
         or a window in which a test changes Confluence under an in-flight request)."""
-        delay = Delay(re.compile(path_pattern), method, seconds, times)
-        self._delays.append(delay)
-        return delay
-
-    # -- contract ---------------------------------------------------------------------------------
-    def assert_no_violations(self) -> None:
-        if self.violations:
-            listing = "\n".join(f"  - {v}" for v in self.violations)
-            raise AssertionError(
-                f"{len(self.violations)} Confluence contract violation(s):\n{listing}"
-            )
-
-    def calls(self, operation_id: str) -> list[RecordedRequest]:
-        return [r for r in self.requests if r.operation_id == operation_id]
-
-    def _report(self, operation: str, kind: str, detail: str) -> None:
-        self.violations.append(Violation(operation, kind, detail))
+        return self._add_delay(seconds, path_pattern, method=method, times=times)
 
     # -- HTTP ---------------------------------------------------------------------------------------
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
-        raw = await request.read()
+    def _respond(self, request: web.Request, raw: bytes) -> Answer:
         method, path = request.method, request.path
         query = list(request.query.items())
-        body: Any = None
-        if raw:
-            try:
-                body = json.loads(raw)
-            except ValueError:
-                body = raw.decode("utf-8", "replace")
-        await self._wait_if_delayed(method, path)
+        body = decoded_body(raw)
         account = self._authenticate(request.headers.get("Authorization", ""))
         api = version_of(path)
-        operation = find_operation(api, method, path) if api else None
+        operation = spec_of(api).find(method, path) if api else None
         status, payload, headers = self._answer(
             method, path, query, raw, body, request.content_type, account, api, operation
         )
@@ -392,19 +293,7 @@ class SandboxConfluence:
                 at=time.time(),
             )
         )
-        if status == 204 or payload is None:
-            return web.Response(status=status, headers=headers)
-        return web.json_response(payload, status=status, headers=headers)
-
-    async def _wait_if_delayed(self, method: str, path: str) -> None:
-        for delay in self._delays:
-            if delay.times <= 0 or (delay.method and delay.method != method):
-                continue
-            if delay.pattern.search(path):
-                delay.times -= 1
-                delay.arrived.set()
-                await asyncio.sleep(delay.seconds)
-                return
+        return status, payload, headers
 
     def _answer(  # noqa: PLR0917 - one request's parts, passed along once
         self,
@@ -417,11 +306,11 @@ class SandboxConfluence:
         account: Account | None,
         api: ApiVersion | None,
         operation: Operation | None,
-    ) -> tuple[int, Any, dict[str, str]]:
-        fault = self._take_fault(method, path, api or "v2")
-        if fault is not None:
+    ) -> Answer:
+        refusal = self._take_refusal(method, path)
+        if refusal is not None:
             # Injected answers are outside the operations' documented responses: not validated.
-            return fault
+            return _refusal_answer(refusal, api or "v2")
         if api is None or operation is None:
             self._report(
                 f"{method} {path}", "unknown-path", "not an operation of the Confluence specs"
@@ -437,10 +326,11 @@ class SandboxConfluence:
             return 410, ConfluenceError(410, "This API has been removed.").body(api), {}
         if account is None:
             return 401, ConfluenceError(401, "Unauthorized").body(api), {}
-        unknown = sorted({k for k, _ in query} - operation.parameters)
+        unknown = sorted({k for k, _ in query} - operation.query)
         if unknown:
             self._report(op_id, "unknown-query", f"not parameters of {op_id}: {unknown}")
-        problem = request_problem(api, method, path, query, raw, content_type)
+        call = Call(method, path, query, raw, content_type)
+        problem = spec_of(api).request_problem(call)
         if problem:
             self._report(op_id, "request", problem)
             if self.reject_invalid_requests:
@@ -455,40 +345,16 @@ class SandboxConfluence:
         # status documents a JSON body are checked.
         if str(status) in operation.bodies:
             out = json.dumps(payload).encode()
-            problem = response_problem(api, method, path, query, raw, content_type, status, out)
+            problem = spec_of(api).response_problem(call, status, out)
             if problem:
                 self._report(op_id, "sandbox-response", problem)
         return status, payload, headers
 
-    def _take_fault(
-        self, method: str, path: str, api: ApiVersion
-    ) -> tuple[int, JSON, dict[str, str]] | None:
-        if self._outage is not None:
-            status, retry_after = self._outage
-            return self._fault_answer(status, retry_after, api)
-        for fault in self._faults:
-            if fault.times <= 0 or (fault.method and fault.method != method):
-                continue
-            if fault.pattern.search(path):
-                fault.times -= 1
-                return self._fault_answer(fault.status, fault.retry_after, api)
-        return None
-
-    @staticmethod
-    def _fault_answer(
-        status: int, retry_after: int | None, api: ApiVersion
-    ) -> tuple[int, JSON, dict[str, str]]:
-        headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
-        title = "Rate limit exceeded" if status == 429 else "Injected failure"
-        return status, ConfluenceError(status, title).body(api), headers
-
     def _authenticate(self, header: str) -> Account | None:
-        if not header.startswith("Basic "):
+        credentials = basic_credentials(header)
+        if credentials is None:
             return None
-        try:
-            user, _, secret = base64.b64decode(header[6:]).decode().partition(":")
-        except (ValueError, binascii.Error):
-            return None
+        user, secret = credentials
         return next(
             (a for a in self.accounts.values() if a.email == user and a.api_token == secret),
             None,
@@ -952,3 +818,11 @@ class SandboxConfluence:
         if single:
             out["_links"]["base"] = self.wiki_url
         return out
+
+
+def _refusal_answer(refusal: Refusal, api: ApiVersion) -> Answer:
+    """An injected error as Confluence words it (v1 or v2 error body), `Retry-After` when given."""
+    status, retry_after = refusal.status, refusal.retry_after
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+    title = "Rate limit exceeded" if status == 429 else "Injected failure"
+    return status, ConfluenceError(status, title).body(api), headers
