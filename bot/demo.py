@@ -2,7 +2,8 @@
 
 It starts the sandbox, runs ``bot.main.run`` (the same code as ``firefighter run``: database,
 migrations, Socket Mode, scheduler, health server), drives a scripted incident lifecycle through
-Socket Mode (declare from a message, timeline, roles, broadcast, status, the close gate and its fixes,
+Socket Mode (declare from a message, on-call paged through PagerDuty and acknowledging there, timeline,
+roles, broadcast, status, the close gate and its fixes,
 an update reminder on a sped-up clock and its Snooze, a timeline correction, a cost, a private
 P1, a P4 without a channel, the stats and their chart, App Home), prints what each person sees in Slack, and can write
 a JSON report of the session: requests and contract violations, the transcript, the Slack state and
@@ -32,9 +33,12 @@ from bot.main import run
 from sandbox.confluence import SandboxConfluence
 from sandbox.jira import SandboxJira
 from sandbox.jira.seed import seed_site
+from sandbox.pagerduty import SandboxPagerDuty
+from sandbox.pagerduty.seed import add_people, seed_account
 from sandbox.slack import SlackSandbox
 from sandbox.slack.render import readable
 from sandbox.slack.state import Ephemeral, Message, User, View
+from storage.pages import PageRepository
 from storage.postmortems import PostmortemRepository
 from storage.repository import IncidentRepository, TimelineRepository
 from storage.tickets import TicketRepository
@@ -46,6 +50,8 @@ JIRA_PULL_SECONDS = 0.5
 """The bot pulls Jira this often in the demo (real seconds; the catalog's minimum is 15 s)."""
 CONFLUENCE_PULL_SECONDS = 0.5
 """The bot reads the post-mortems' labels back this often in the demo (real seconds)."""
+PAGERDUTY_PULL_SECONDS = 0.5
+"""The bot pulls PagerDuty acknowledgements this often in the demo (real seconds)."""
 REMINDER_SWEEP_SECONDS = 0.25
 """The bot looks for due reminders this often (real seconds) so that one shows up at once."""
 TITLE = "Card payments failing at checkout"
@@ -131,6 +137,7 @@ async def run_demo(
             SlackSandbox() as slack,
             SandboxJira(mode="cloud") as jira,
             SandboxConfluence(space_key=catalog.confluence.space_key or "PM") as confluence,
+            SandboxPagerDuty() as pagerduty,
         ):
             database_url = (
                 settings.database_url
@@ -155,10 +162,16 @@ async def run_demo(
                     "confluence_user": confluence.bot.email,
                     "confluence_api_token": SecretStr(confluence.bot.api_token),
                     "confluence_pull_seconds": CONFLUENCE_PULL_SECONDS,
+                    "pagerduty_api_url": pagerduty.base_url,
+                    "pagerduty_api_token": SecretStr(pagerduty.api_token),
+                    "pagerduty_from_email": pagerduty.bot.email,
+                    "pagerduty_ca_bundle": Path(pagerduty.ca_pem_path),
+                    "pagerduty_pull_seconds": PAGERDUTY_PULL_SECONDS,
                 }
             )
             catalog = _jira_site(jira, catalog)
             catalog = _confluence_site(confluence, catalog)
+            _pagerduty_account(pagerduty, catalog)
             _print(quiet, f"Slack sandbox on {slack.base_url} · database {_safe_url(database_url)}")
             # The people and channels exist before the bot starts (it looks the catalog's up).
             clock = DemoClock()
@@ -181,6 +194,7 @@ async def run_demo(
                 jira=jira,
                 confluence=confluence,
                 postmortem_file=postmortem_file,
+                pagerduty=pagerduty,
             )
             stop, ready = asyncio.Event(), asyncio.Event()
             bot_task = asyncio.create_task(
@@ -215,6 +229,10 @@ async def run_demo(
                 {"operation": v.operation, "kind": v.kind, "detail": v.detail}
                 for v in confluence.violations
             ]
+            pagerduty_violations = [
+                {"operation": v.operation, "kind": v.kind, "detail": v.detail}
+                for v in pagerduty.violations
+            ]
             if report is not None:
                 text = json.dumps(
                     {
@@ -230,6 +248,10 @@ async def run_demo(
                             "confluence": {
                                 "requests": len(confluence.requests),
                                 "violations": confluence_violations,
+                            },
+                            "pagerduty": {
+                                "requests": len(pagerduty.requests),
+                                "violations": pagerduty_violations,
                             },
                         },
                         "postmortem": str(demo.postmortem_saved) if demo.postmortem_saved else None,
@@ -265,11 +287,27 @@ async def run_demo(
                 f"Confluence sandbox: {len(confluence.requests)} requests, "
                 f"{len(confluence_violations)} contract violations.",
             )
-            for violation in [*violations, *jira_violations, *confluence_violations]:
+            _print(
+                quiet,
+                f"PagerDuty sandbox: {len(pagerduty.requests)} requests, "
+                f"{len(pagerduty_violations)} contract violations.",
+            )
+            for violation in [
+                *violations,
+                *jira_violations,
+                *confluence_violations,
+                *pagerduty_violations,
+            ]:
                 print(f"  violation: {violation}")
             if failure:
                 print(f"\nThe demo stopped early: {failure}")
-            broken = violations or jira_violations or confluence_violations or failure
+            broken = (
+                violations
+                or jira_violations
+                or confluence_violations
+                or pagerduty_violations
+                or failure
+            )
             return 1 if broken else 0
 
 
@@ -282,10 +320,12 @@ async def _play(demo: _Demo) -> None:
     await demo.introduction()
     incident = await demo.declare_from_message()
     await demo.jira_ticket(incident)
+    await demo.page_on_call(incident)
     await demo.build_the_timeline(incident)
     await demo.hand_over_communications(incident)
     await demo.update_reminder(incident)
     await demo.broadcast_and_mitigate(incident)
+    await demo.page_resolved(incident)
     await demo.postmortem_page(incident)
     await demo.correct_the_timeline(incident)
     await demo.close_through_the_gate(incident)
@@ -321,8 +361,10 @@ class _Demo:
         jira: SandboxJira,
         confluence: SandboxConfluence,
         postmortem_file: Path,
+        pagerduty: SandboxPagerDuty,
     ) -> None:
         self.slack = slack
+        self.pagerduty = pagerduty
         self.jira = jira
         self.confluence = confluence
         self.postmortem_file = postmortem_file
@@ -904,6 +946,82 @@ class _Demo:
         await self.home(self.alice)
         await self.home(self.dave)
 
+    # -- on-call (PagerDuty) -------------------------------------------------------------------------
+
+    async def page_on_call(self, incident: Incident) -> None:
+        """The P2 paged Payments' on-call at declaration; Alice looks who is on call; Bob
+        acknowledges in PagerDuty and the channel shows it (the pull, every half second here)."""
+        pagerduty, channel = self.pagerduty, self.incident_channel
+        self.transcript.scene("1c · PagerDuty pages on-call; Bob acknowledges in PagerDuty")
+        lines = await self.need(
+            lambda: [m for m in self.slack.messages(channel) if "Paged Payments API" in m.text],
+            "the page told in the incident channel",
+        )
+        page = (await PageRepository().list(incident.id))[0]
+        paged = pagerduty.incidents[page.pd_incident_id or ""]
+        await self.quiet()
+        assigned = ", ".join(pagerduty.users[u].name for u, _ in paged.assignments) or "nobody"
+        self.transcript.record(
+            Step(
+                "(FireFighter)",
+                "pages the category's PagerDuty service as the P2 is declared (P1/P2 page "
+                "automatically; Slack never waits for PagerDuty)",
+                [
+                    f"In PagerDuty, #{paged.number} “{paged.title}” · "
+                    f"{pagerduty.services[paged.service_id].name} · {paged.urgency} urgency · "
+                    f"{paged.status} · assigned to {assigned} · key {paged.incident_key}",
+                    f"In #{self.name(channel)}:\n" + "\n".join(self.render(m) for m in lines),
+                    self.describe_channel(channel).split("\n", 1)[1],
+                ],
+            )
+        )
+        await self.slash(self.alice, "oncall", channel)
+        bob = pagerduty.user_by_email("bob@example.com")
+        assert bob is not None
+        pagerduty.acknowledge_as(bob, paged.id)
+        acked = await self.need(
+            lambda: [m for m in self.slack.messages(channel) if "acknowledged the page" in m.text],
+            "the acknowledgement told in the incident channel",
+        )
+        stored = await self.need_incident(
+            incident.id,
+            lambda i: i.milestones.acknowledged_at is not None,
+            "the acknowledgement's milestone",
+        )
+        await self.quiet()
+        self.transcript.record(
+            Step(
+                "Bob (in PagerDuty)",
+                f"acknowledges #{paged.number}; FireFighter pulls it within a second",
+                [
+                    f"In #{self.name(channel)}:\n" + "\n".join(self.render(m) for m in acked),
+                    "Milestones now: " + _milestones_line(stored, self.tz),
+                ],
+            )
+        )
+
+    async def page_resolved(self, incident: Incident) -> None:
+        """Mitigated: FireFighter resolves the PagerDuty incident it opened."""
+        pagerduty, channel = self.pagerduty, self.incident_channel
+        self.transcript.scene("5a · Mitigated: the page is resolved in PagerDuty")
+        lines = await self.need(
+            lambda: [m for m in self.slack.messages(channel) if "Resolved the page" in m.text],
+            "the page's resolution told in the incident channel",
+        )
+        page = (await PageRepository().list(incident.id))[0]
+        paged = pagerduty.incidents[page.pd_incident_id or ""]
+        await self.quiet()
+        self.transcript.record(
+            Step(
+                "(FireFighter)",
+                "resolves the PagerDuty incident it opened, as the incident reaches Mitigated",
+                [
+                    f"In PagerDuty, #{paged.number}: {paged.status}",
+                    f"In #{self.name(channel)}:\n" + "\n".join(self.render(m) for m in lines),
+                ],
+            )
+        )
+
     # -- the post-mortem (Confluence) ---------------------------------------------------------------
 
     async def postmortem_page(self, incident: Incident) -> None:
@@ -1373,6 +1491,22 @@ def _page_outline(body: str) -> str:
                 if len(cells) == 3:
                     lines.append(f"      {cells[0][11:19]}  {cells[2][:90]}")
     return "\n".join(lines)
+
+
+def _pagerduty_account(pagerduty: SandboxPagerDuty, catalog: Catalog) -> None:
+    """The sandbox PagerDuty with the catalog's services under their ids: Payments' level 1 is
+    Bob, level 2 Pat and Erin (who has no Slack account: shown by name); SRE is Dave."""
+    people = add_people(
+        pagerduty,
+        [
+            ("Bob Nguyen", "bob@example.com"),
+            ("Pat Keller", "pat@example.com"),
+            ("Erin Fox", "erin@example.com"),
+            ("Dave Okafor", "dave@example.com"),
+        ],
+    )
+    bob, pat, erin, dave = people.values()
+    seed_account(pagerduty, catalog, {"payments": [[bob], [pat, erin]], "sre": [[dave]]})
 
 
 # --------------------------------------------------------------------------------------------------
