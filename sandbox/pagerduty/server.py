@@ -15,32 +15,21 @@ broke the contract (INTEGRATION_NOTES §7.3).
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import re
-import shutil
-import ssl
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any, Self, TypeVar
+from typing import Any, TypeVar
 
-import trustme
 from aiohttp import web
 
-from sandbox.pagerduty.contract import (
-    Operation,
-    Violation,
-    find_operation,
-    is_email,
-    request_problem,
-    response_problem,
-)
+from sandbox.http import Answer, Fault, HttpSandbox, Refusal, decoded_body
+from sandbox.openapi import Call, Operation
+from sandbox.pagerduty.contract import api_of, is_email, spec_of
 from sandbox.pagerduty.state import (
     JSON,
     Agent,
@@ -104,25 +93,7 @@ class RecordedRequest:
         return next((v for k, v in self.headers if k.lower() == name.lower()), None)
 
 
-@dataclass
-class _Fault:
-    pattern: re.Pattern[str]
-    method: str | None
-    times: int
-    status: int = 0
-    retry_after: int | None = None
-    delay: float = 0.0
-    lose: bool = False
-
-    def matches(self, method: str, path: str) -> bool:
-        return (
-            self.times > 0
-            and (self.method is None or self.method == method)
-            and bool(self.pattern.search(path))
-        )
-
-
-class SandboxPagerDuty:
+class SandboxPagerDuty(HttpSandbox[RecordedRequest]):
     """A local PagerDuty. Start it, point the `pagerduty` library at `base_url` with the test CA.
 
     ```python
@@ -136,6 +107,8 @@ class SandboxPagerDuty:
     ```
     """
 
+    vendor = "PagerDuty"
+
     def __init__(
         self,
         *,
@@ -143,6 +116,8 @@ class SandboxPagerDuty:
         clock: Callable[[], datetime] | None = None,
         subdomain: str = "firefighter-sandbox",
     ) -> None:
+        # The `pagerduty` library refuses `http://` base URLs: TLS with a throw-away CA.
+        super().__init__(tls=True)
         self.reject_invalid_requests = reject_invalid_requests
         self._clock = clock or (lambda: datetime.now(UTC))
         self.subdomain = subdomain
@@ -154,65 +129,10 @@ class SandboxPagerDuty:
         self.escalation_policies: dict[str, EscalationPolicy] = {}
         self.services: dict[str, Service] = {}
         self.incidents: dict[str, Incident] = {}
-        self.requests: list[RecordedRequest] = []
-        self.violations: list[Violation] = []
-        self._faults: list[_Fault] = []
-        self._outage: tuple[int, int | None] | None = None
         self.bot = self.add_user("FireFighter Bot", email="firefighter-bot@example.com")
-        self._ca = trustme.CA()
-        self._cert = self._ca.issue_cert("127.0.0.1", "localhost")
-        self._tmp: Path | None = None
-        self._runner: web.AppRunner | None = None
-        self._port = 0
 
-    # -- lifecycle --------------------------------------------------------------------------------
-    async def start(self) -> Self:
-        self._tmp = Path(tempfile.mkdtemp(prefix="sandbox-pagerduty-"))
-        self._ca.cert_pem.write_to_path(str(self._tmp / "ca.pem"))
-        server_ssl = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        self._cert.configure_cert(server_ssl)
-        app = web.Application(client_max_size=4 * 1024 * 1024)
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=server_ssl)
-        await site.start()
-        server = site._server  # aiohttp exposes the bound port only through the server sockets
-        assert server is not None
-        self._port = int(server.sockets[0].getsockname()[1])  # type: ignore[attr-defined]
-        return self
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-        if self._tmp is not None:
-            shutil.rmtree(self._tmp, ignore_errors=True)
-            self._tmp = None
-
-    async def __aenter__(self) -> Self:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
-    @property
-    def base_url(self) -> str:
-        """The REST API base URL and the Events API base URL (one server answers both)."""
-        return f"https://127.0.0.1:{self._port}"
-
-    @property
-    def ca_pem_path(self) -> str:
-        """The test CA's certificate (PEM), for `ssl.create_default_context(cafile=…)`."""
-        assert self._tmp is not None, "start the sandbox first"
-        return str(self._tmp / "ca.pem")
-
-    def client_ssl_context(self) -> ssl.SSLContext:
-        """A client context trusting only the sandbox's CA (hostname checked: `127.0.0.1`)."""
-        context = ssl.create_default_context()
-        self._ca.configure_trust(context)
-        return context
-
+    # -- lifecycle (`HttpSandbox`'s: `base_url` answers both APIs; `ca_pem_path`,
+    # `client_ssl_context()` trust the sandbox's CA) ----------------------------------------------
     def now(self) -> datetime:
         """The sandbox's clock (injected, or real time)."""
         return self._clock()
@@ -293,70 +213,26 @@ class SandboxPagerDuty:
     def add_note_as(self, user: User, incident_id: str, content: str) -> Note:
         return self._add_note(self.incidents[incident_id], user, content)
 
-    # -- faults -----------------------------------------------------------------------------------
-    def inject_status(
-        self,
-        path_pattern: str,
-        status: int,
-        *,
-        retry_after: int | None = None,
-        times: int = 1,
-        method: str | None = None,
-    ) -> None:
-        """The next `times` requests whose path matches the regex answer `status` (429, 5xx…)."""
-        self._faults.append(
-            _Fault(re.compile(path_pattern), method, times, status=status, retry_after=retry_after)
-        )
-
-    def start_outage(self, status: int = 503, *, retry_after: int | None = None) -> None:
-        """Every request answers `status` until `end_outage()`: 503 for an outage, 429 for a
-        rate-limit storm (with `Retry-After` when given)."""
-        self._outage = (status, retry_after)
-
-    def end_outage(self) -> None:
-        self._outage = None
-
+    # -- faults (and `HttpSandbox`'s inject_status, start_outage, end_outage) -------------------
     def slow_down(
         self, seconds: float, *, path_pattern: str = "", times: int = 1, method: str | None = None
-    ) -> None:
-        """The next `times` matching requests are answered after `seconds` (a slow PagerDuty)."""
-        self._faults.append(_Fault(re.compile(path_pattern), method, times, delay=seconds))
+    ) -> Fault:
+        """The next `times` matching requests are answered after `seconds` (a slow PagerDuty); the
+        fault's `arrived` is set once such a request is in flight."""
+        return self._add_delay(seconds, path_pattern, method=method, times=times)
 
     def lose_answer(self, path_pattern: str, *, method: str | None = None, times: int = 1) -> None:
         """The next `times` matching requests are carried out, then the connection is dropped
         before the answer is sent: the client cannot know whether its write happened."""
-        self._faults.append(_Fault(re.compile(path_pattern), method, times, lose=True))
-
-    # -- contract ---------------------------------------------------------------------------------
-    def assert_no_violations(self) -> None:
-        if self.violations:
-            listing = "\n".join(f"  - {v}" for v in self.violations)
-            raise AssertionError(
-                f"{len(self.violations)} PagerDuty contract violation(s):\n{listing}"
-            )
-
-    def calls(self, operation_id: str) -> list[RecordedRequest]:
-        return [r for r in self.requests if r.operation_id == operation_id]
-
-    def _report(self, operation: str, kind: str, detail: str) -> None:
-        self.violations.append(Violation(operation, kind, detail))
+        self._add_lost_answer(path_pattern, method=method, times=times)
 
     # -- HTTP -------------------------------------------------------------------------------------
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
-        raw = await request.read()
+    def _respond(self, request: web.Request, raw: bytes) -> Answer:
         method, path = request.method, request.path
         query = list(request.query.items())
         headers = list(request.headers.items())
-        body: Any = None
-        if raw:
-            try:
-                body = json.loads(raw)
-            except ValueError:
-                body = raw.decode("utf-8", "replace")
-        delay = self._take(method, path, lambda f: f.delay > 0)
-        if delay is not None:
-            await asyncio.sleep(delay.delay)
-        operation = find_operation(method, path)
+        body = decoded_body(raw)
+        operation = spec_of(path).find(method, path)
         status, payload, extra = self._answer(request, operation, query, headers, raw, body)
         self.requests.append(
             RecordedRequest(
@@ -370,19 +246,7 @@ class SandboxPagerDuty:
                 at=time.time(),
             )
         )
-        if self._take(method, path, lambda f: f.lose) is not None and request.transport:
-            # The work is done; the answer never reaches the client (aiohttp drops the write).
-            request.transport.abort()
-        if status == 204 or payload is None:
-            return web.Response(status=status, headers=extra)
-        return web.json_response(payload, status=status, headers=extra)
-
-    def _take(self, method: str, path: str, kind: Callable[[_Fault], bool]) -> _Fault | None:
-        for fault in self._faults:
-            if kind(fault) and fault.matches(method, path):
-                fault.times -= 1
-                return fault
-        return None
+        return status, payload, extra
 
     def _answer(  # noqa: PLR0917 - one request's parts, passed along once
         self,
@@ -392,7 +256,7 @@ class SandboxPagerDuty:
         headers: list[tuple[str, str]],
         raw: bytes,
         body: Any,
-    ) -> tuple[int, Any, dict[str, str]]:
+    ) -> Answer:
         method, path = request.method, request.path
         if operation is None:
             self._report(
@@ -401,7 +265,7 @@ class SandboxPagerDuty:
             if path.startswith("/v2/"):
                 return 404, {"status": "Not found", "message": "Not found"}, {}
             return 404, not_found().body(), {}
-        if operation.api == "events":
+        if api_of(path) == "events":
             return self._answer_events(operation, method, path, query, headers, raw, body)
         op_id = operation.operation_id
         if operation.deprecated:
@@ -413,7 +277,8 @@ class SandboxPagerDuty:
         token = _TOKEN.match(authorization)
         if token is None:
             self._report(op_id, "authorization", "Authorization must be `Token token=<API key>`")
-        problem = request_problem(method, path, query, headers, raw, request.content_type)
+        call = Call(method, path, query, raw, request.content_type, headers)
+        problem = spec_of(path).request_problem(call)
         if problem:
             self._report(op_id, "request", problem)
         requester: User | None = None
@@ -422,9 +287,10 @@ class SandboxPagerDuty:
             requester = self.user_by_email(sender) if is_email(sender) else None
             if requester is None:
                 self._report(op_id, "from-header", f"From: {sender!r} is not a known user's e-mail")
-        fault = self._fault_answer(method, path, rest=True)
-        if fault is not None:
-            return fault  # injected answers are outside the documented responses: not validated
+        refusal = self._take_refusal(method, path)
+        if refusal is not None:
+            # Injected answers are outside the documented responses: not validated.
+            return _refusal_answer(refusal, rest=True)
         if token is None or token["token"] != self.api_token:
             return 401, PagerDutyError(401, "Unauthenticated", 2006).body(), {}
         if problem and self.reject_invalid_requests:
@@ -437,41 +303,10 @@ class SandboxPagerDuty:
             status, payload = error.status, error.body()
         if str(status) in operation.statuses and status != 204:
             out = json.dumps(payload).encode()
-            problem = response_problem(
-                method, path, query, headers, raw, request.content_type, status, out
-            )
+            problem = spec_of(path).response_problem(call, status, out)
             if problem:
                 self._report(op_id, "sandbox-response", problem)
         return status, payload, {}
-
-    def _fault_answer(
-        self, method: str, path: str, *, rest: bool
-    ) -> tuple[int, JSON, dict[str, str]] | None:
-        status: int | None = None
-        retry_after: int | None = None
-        if self._outage is not None:
-            status, retry_after = self._outage
-        else:
-            fault = self._take(method, path, lambda f: f.status > 0)
-            if fault is not None:
-                status, retry_after = fault.status, fault.retry_after
-        if status is None:
-            return None
-        headers: dict[str, str] = {}
-        if status == 429:
-            # PagerDuty's REST rate-limit headers (support.pagerduty.com "REST API Rate Limits").
-            headers = {"ratelimit-limit": "960", "ratelimit-remaining": "0"}
-            if retry_after is not None:
-                headers["Retry-After"] = str(retry_after)
-                headers["ratelimit-reset"] = str(retry_after)
-        message = "Rate Limit Exceeded" if status == 429 else "Service Unavailable (injected)"
-        if rest:
-            return status, {"error": {"message": message}}, headers
-        return (
-            status,
-            {"status": "throttle event" if status == 429 else "error", "message": message},
-            headers,
-        )
 
     # -- Events API v2 ----------------------------------------------------------------------------
     def _answer_events(  # noqa: PLR0917
@@ -483,10 +318,11 @@ class SandboxPagerDuty:
         headers: list[tuple[str, str]],
         raw: bytes,
         body: Any,
-    ) -> tuple[int, Any, dict[str, str]]:
+    ) -> Answer:
         op_id = operation.operation_id
         content_type = dict((k.lower(), v) for k, v in headers).get("content-type", "")
-        problem = request_problem(method, path, query, headers, raw, content_type.split(";")[0])
+        call = Call(method, path, query, raw, content_type.split(";")[0], headers)
+        problem = spec_of(path).request_problem(call)
         if problem:
             self._report(op_id, "request", problem)
         event = body if isinstance(body, dict) else {}
@@ -498,9 +334,9 @@ class SandboxPagerDuty:
             # E1: "Required unless the event_type is trigger" exists only in prose.
             problem = problem or "dedup_key is required unless event_action is trigger"
             self._report(op_id, "dedup_key", "dedup_key is required unless event_action is trigger")
-        fault = self._fault_answer(method, path, rest=False)
-        if fault is not None:
-            return fault
+        refusal = self._take_refusal(method, path)
+        if refusal is not None:
+            return _refusal_answer(refusal, rest=False)
         if problem:
             # E1: the 400 has no schema in the spec; PagerDuty's documented body shape.
             return 400, _event_error(problem), {}
@@ -514,7 +350,7 @@ class SandboxPagerDuty:
         dedup_key = self._event(service, event)
         payload = {"status": "success", "message": "Event processed", "dedup_key": dedup_key}
         out = json.dumps(payload).encode()
-        problem = response_problem(method, path, query, headers, raw, "application/json", 202, out)
+        problem = spec_of(path).response_problem(call, 202, out)
         if problem:
             self._report(op_id, "sandbox-response", problem)
         return 202, payload, {}
@@ -1181,3 +1017,23 @@ def _user_agent(user: User) -> Agent:
 
 def _event_error(message: str) -> JSON:
     return {"status": "invalid event", "message": "Event object is invalid", "errors": [message]}
+
+
+def _refusal_answer(refusal: Refusal, *, rest: bool) -> Answer:
+    """An injected error as PagerDuty words it: the REST `{"error": …}` or the Events body, with
+    the REST rate-limit headers on a 429 (support.pagerduty.com "REST API Rate Limits")."""
+    status, retry_after = refusal.status, refusal.retry_after
+    headers: dict[str, str] = {}
+    if status == 429:
+        headers = {"ratelimit-limit": "960", "ratelimit-remaining": "0"}
+        if retry_after is not None:
+            headers["Retry-After"] = str(retry_after)
+            headers["ratelimit-reset"] = str(retry_after)
+    message = "Rate Limit Exceeded" if status == 429 else "Service Unavailable (injected)"
+    if rest:
+        return status, {"error": {"message": message}}, headers
+    return (
+        status,
+        {"status": "throttle event" if status == 429 else "error", "message": message},
+        headers,
+    )
