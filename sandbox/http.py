@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
+from typing import Any, ClassVar, Generic, Self, TypeVar
 
 import trustme
 from aiohttp import web
@@ -87,18 +87,46 @@ class Refusal:
     outage: bool
 
 
-class _Recorded(Protocol):
-    @property
-    def operation_id(self) -> str | None: ...
+@dataclass(frozen=True, kw_only=True)
+class RecordedRequest:
+    """One HTTP call as the sandbox saw it (a vendor's record adds what it knows of the caller)."""
+
+    method: str
+    path: str
+    query: tuple[tuple[str, str], ...]
+    body: Any
+    operation_id: str | None
+    status: int
+    at: float = field(default_factory=time.time)
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+
+    @classmethod
+    def of(
+        cls, request: web.Request, *, body: Any, operation_id: str | None, status: int, **more: Any
+    ) -> Self:
+        """The record of `request`, answered `status`; `more`: the vendor record's own fields."""
+        return cls(
+            method=request.method,
+            path=request.path,
+            query=tuple(request.query.items()),
+            body=body,
+            operation_id=operation_id,
+            status=status,
+            **more,
+        )
+
+    def header(self, name: str) -> str | None:
+        """A recorded header's value (names are case-insensitive), or None."""
+        return next((v for k, v in self.headers if k.lower() == name.lower()), None)
 
 
-RecordT = TypeVar("RecordT", bound=_Recorded)
+RecordT = TypeVar("RecordT", bound=RecordedRequest)
 
 
 class HttpSandbox(Generic[RecordT]):
     """The lifecycle, fault book and violation log shared by the vendor sandboxes (see the module).
 
-    `RecordT` is the sandbox's own `RecordedRequest`: each vendor records different parts of a call.
+    `RecordT` is the sandbox's `RecordedRequest` (a vendor's own adds what it knows of the caller).
     """
 
     vendor: ClassVar[str]

@@ -25,7 +25,6 @@ import binascii
 import itertools
 import json
 import re
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,6 +33,7 @@ from urllib.parse import quote_plus, urlencode
 
 from aiohttp import web
 
+from sandbox import http
 from sandbox.confluence.contract import (
     V1_PREFIX,
     V2_PREFIX,
@@ -73,19 +73,12 @@ def confluence_time(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-@dataclass(frozen=True)
-class RecordedRequest:
-    """One HTTP call as the sandbox saw it."""
+@dataclass(frozen=True, kw_only=True)
+class RecordedRequest(http.RecordedRequest):
+    """One HTTP call as the sandbox saw it, with the API it went to and the account that made it."""
 
-    method: str
-    path: str
-    query: tuple[tuple[str, str], ...]
-    body: Any
     api: ApiVersion | None
-    operation_id: str | None
-    status: int
     account_id: str | None
-    at: float
 
 
 Delay = Fault
@@ -281,16 +274,13 @@ class SandboxConfluence(HttpSandbox[RecordedRequest]):
             method, path, query, raw, body, request.content_type, account, api, operation
         )
         self.requests.append(
-            RecordedRequest(
-                method=method,
-                path=path,
-                query=tuple(query),
+            RecordedRequest.of(
+                request,
                 body=body,
                 api=api,
                 operation_id=operation.operation_id if operation else None,
                 status=status,
                 account_id=account.account_id if account else None,
-                at=time.time(),
             )
         )
         return status, payload, headers

@@ -20,14 +20,14 @@ import functools
 import itertools
 import json
 import re
-import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from aiohttp import web
 
+from sandbox import http
 from sandbox.http import Answer, HttpSandbox, Refusal, basic_credentials, decoded_body
 from sandbox.jira import catalog, jql
 from sandbox.jira.contract import (
@@ -75,19 +75,12 @@ REMOVED_ON_CLOUD = frozenset({"searchForIssuesUsingJql", "searchForIssuesUsingJq
 CustomFieldSpec = tuple[str, str] | tuple[str, str, Sequence[str]]
 
 
-@dataclass(frozen=True)
-class RecordedRequest:
-    """One HTTP call as the sandbox saw it."""
+@dataclass(frozen=True, kw_only=True)
+class RecordedRequest(http.RecordedRequest):
+    """One HTTP call as the sandbox saw it, with the account that made it (its headers are kept
+    without `Authorization`)."""
 
-    method: str
-    path: str
-    query: tuple[tuple[str, str], ...]
-    body: Any
-    operation_id: str | None
-    status: int
     account_id: str | None
-    at: float
-    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
 
 @dataclass(frozen=True)
@@ -330,15 +323,12 @@ class SandboxJira(HttpSandbox[RecordedRequest]):
             request, method, path, query, raw, body, account, operation
         )
         self.requests.append(
-            RecordedRequest(
-                method=method,
-                path=path,
-                query=tuple(query),
+            RecordedRequest.of(
+                request,
                 body=body,
                 operation_id=operation.operation_id if operation else None,
                 status=status,
                 account_id=account.account_id if account else None,
-                at=time.time(),
                 headers=tuple(
                     (k, v) for k, v in request.headers.items() if k.lower() != "authorization"
                 ),

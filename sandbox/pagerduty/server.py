@@ -18,16 +18,14 @@ from __future__ import annotations
 import itertools
 import json
 import re
-import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from aiohttp import web
 
-from sandbox.http import Answer, Fault, HttpSandbox, Refusal, decoded_body
+from sandbox.http import Answer, Fault, HttpSandbox, RecordedRequest, Refusal, decoded_body
 from sandbox.openapi import Call, Operation
 from sandbox.pagerduty.contract import api_of, is_email, spec_of
 from sandbox.pagerduty.state import (
@@ -47,6 +45,8 @@ from sandbox.pagerduty.state import (
     invalid,
     not_found,
 )
+
+__all__ = ["ACCEPT", "RecordedRequest", "SandboxPagerDuty", "parse_time", "pd_time"]
 
 ACCEPT = "application/vnd.pagerduty+json;version=2"
 _TOKEN = re.compile(r"^Token token=(?P<token>\S+)$")
@@ -74,23 +74,6 @@ def parse_time(value: str) -> datetime:
     except ValueError as exc:
         raise invalid(f"Invalid time: {value}") from exc
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-@dataclass(frozen=True)
-class RecordedRequest:
-    """One HTTP call as the sandbox saw it."""
-
-    method: str
-    path: str
-    query: tuple[tuple[str, str], ...]
-    headers: tuple[tuple[str, str], ...]
-    body: Any
-    operation_id: str | None
-    status: int
-    at: float
-
-    def header(self, name: str) -> str | None:
-        return next((v for k, v in self.headers if k.lower() == name.lower()), None)
 
 
 class SandboxPagerDuty(HttpSandbox[RecordedRequest]):
@@ -235,15 +218,12 @@ class SandboxPagerDuty(HttpSandbox[RecordedRequest]):
         operation = spec_of(path).find(method, path)
         status, payload, extra = self._answer(request, operation, query, headers, raw, body)
         self.requests.append(
-            RecordedRequest(
-                method=method,
-                path=path,
-                query=tuple(query),
-                headers=tuple(headers),
+            RecordedRequest.of(
+                request,
                 body=body,
                 operation_id=operation.operation_id if operation else None,
                 status=status,
-                at=time.time(),
+                headers=tuple(headers),
             )
         )
         return status, payload, extra
