@@ -29,10 +29,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
 
 import trustme
 from aiohttp import web
+
+if TYPE_CHECKING:
+    from sandbox.openapi import Operation
 
 Answer = tuple[int, Any, dict[str, str]]
 """What a sandbox answers: status, JSON payload (None: no body) and extra headers."""
@@ -102,15 +105,16 @@ class RecordedRequest:
 
     @classmethod
     def of(
-        cls, request: web.Request, *, body: Any, operation_id: str | None, status: int, **more: Any
+        cls, request: web.Request, body: Any, operation: Operation | None, status: int, **more: Any
     ) -> Self:
-        """The record of `request`, answered `status`; `more`: the vendor record's own fields."""
+        """The record of `request` (`body` decoded, matched to `operation`), answered `status`;
+        `more`: the vendor record's own fields."""
         return cls(
             method=request.method,
             path=request.path,
             query=tuple(request.query.items()),
             body=body,
-            operation_id=operation_id,
+            operation_id=operation.operation_id if operation else None,
             status=status,
             **more,
         )

@@ -273,16 +273,11 @@ class SandboxConfluence(HttpSandbox[RecordedRequest]):
         status, payload, headers = self._answer(
             method, path, query, raw, body, request.content_type, account, api, operation
         )
-        self.requests.append(
-            RecordedRequest.of(
-                request,
-                body=body,
-                api=api,
-                operation_id=operation.operation_id if operation else None,
-                status=status,
-                account_id=account.account_id if account else None,
-            )
+        account_id = account.account_id if account else None
+        record = RecordedRequest.of(
+            request, body, operation, status, api=api, account_id=account_id
         )
+        self.requests.append(record)
         return status, payload, headers
 
     def _answer(  # noqa: PLR0917 - one request's parts, passed along once

@@ -322,18 +322,12 @@ class SandboxJira(HttpSandbox[RecordedRequest]):
         status, payload, headers = self._answer(
             request, method, path, query, raw, body, account, operation
         )
-        self.requests.append(
-            RecordedRequest.of(
-                request,
-                body=body,
-                operation_id=operation.operation_id if operation else None,
-                status=status,
-                account_id=account.account_id if account else None,
-                headers=tuple(
-                    (k, v) for k, v in request.headers.items() if k.lower() != "authorization"
-                ),
-            )
+        seen = tuple((k, v) for k, v in request.headers.items() if k.lower() != "authorization")
+        account_id = account.account_id if account else None
+        record = RecordedRequest.of(
+            request, body, operation, status, account_id=account_id, headers=seen
         )
+        self.requests.append(record)
         return status, payload, headers
 
     def _answer(  # noqa: PLR0917 - one request's parts, passed along once

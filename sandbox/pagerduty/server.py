@@ -217,15 +217,8 @@ class SandboxPagerDuty(HttpSandbox[RecordedRequest]):
         body = decoded_body(raw)
         operation = spec_of(path).find(method, path)
         status, payload, extra = self._answer(request, operation, query, headers, raw, body)
-        self.requests.append(
-            RecordedRequest.of(
-                request,
-                body=body,
-                operation_id=operation.operation_id if operation else None,
-                status=status,
-                headers=tuple(headers),
-            )
-        )
+        record = RecordedRequest.of(request, body, operation, status, headers=tuple(headers))
+        self.requests.append(record)
         return status, payload, extra
 
     def _answer(  # noqa: PLR0917 - one request's parts, passed along once
