@@ -1272,7 +1272,7 @@ class SandboxJira(HttpSandbox[RecordedRequest]):
 
 def _refusal_answer(refusal: Refusal) -> Answer:
     """An injected error as Jira words it (`ErrorCollection`); a 429 says why, as Jira Cloud does."""
-    headers = {"Retry-After": str(refusal.retry_after)} if refusal.retry_after else {}
+    headers = {"Retry-After": str(refusal.retry_after)} if refusal.retry_after is not None else {}
     if refusal.outage:
         return refusal.status, {"errorMessages": ["Service unavailable"], "errors": {}}, headers
     if refusal.status == 429:
