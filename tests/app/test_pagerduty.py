@@ -9,6 +9,7 @@ these tests run by hand (``page_pull.pull()``) instead of waiting for its schedu
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from typing import Any
@@ -296,13 +297,12 @@ async def test_a_restart_in_the_middle_of_a_page_leaves_one_pagerduty_incident(
 ) -> None:
     settings = pagerduty_settings(slack, pagerduty, outbox_lease_seconds=0.3)
     # PagerDuty takes its time to answer the page: the bot stops while it is in flight.
-    pagerduty.slow_down(0.5, path_pattern="^/incidents$", method="POST")
+    held = pagerduty.slow_down(0.5, path_pattern="^/incidents$", method="POST")
     async with AsyncExitStack() as stack:
         first = await start_bot(settings, catalog, stack)  # type: ignore[arg-type]
         await slack.wait_for_connection()
         declared = await first.service.declare(outage(), by=Actor.user(ws.alice), intent_key="x")
-        # The held POST has started once its fault is used up: stop the bot while it is in flight.
-        await slack.wait_for(lambda: all(f.times == 0 for f in pagerduty._faults))
+        await asyncio.wait_for(held.arrived.wait(), 5)  # the POST is in flight: stop the bot
     async with AsyncExitStack() as stack:
         second = await start_bot(settings, catalog, stack)  # type: ignore[arg-type]
         await slack.wait_for_connection()
