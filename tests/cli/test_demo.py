@@ -69,6 +69,7 @@ async def test_the_demo_plays_the_whole_lifecycle_and_leaves_the_expected_incide
     assert "The incidents, as stored in the database" in out
     assert_issue_4_scenes(data, out, report)
     assert_postmortem_scenes(data, out, report)
+    assert_pagerduty_scenes(data, out)
 
 
 def _buttons(message: dict[str, Any]) -> list[str]:
@@ -140,3 +141,23 @@ def assert_postmortem_scenes(data: dict[str, Any], out: str, report: Path) -> No
     assert whats[-1] == "Status: Mitigated → Post-mortem"
     assert any("(60% success). (edited)" in what for what in whats)
     assert "intermediate CA" in "".join(page.itertext())  # Carol's root cause, kept
+
+
+def assert_pagerduty_scenes(data: dict[str, Any], out: str) -> None:
+    """Issue 6, PagerDuty: the P2 paged its service once at declaration, on-call shown level by
+    level (Erin, in PagerDuty only, by name), Bob's acknowledgement in PagerDuty told in the
+    channel and setting Acknowledged, the page resolved at mitigation; no contract violation."""
+    assert data["servers"]["pagerduty"]["violations"] == []
+    assert data["servers"]["pagerduty"]["requests"] > 0
+    assert "PagerDuty sandbox:" in out and "PagerDuty sandbox: 0 requests" not in out
+    assert "key firefighter-1-PPAY001" in out
+    assert "Paged Payments API (automatic for P2): PagerDuty #1, high urgency. Notified: Bob" in out
+    assert "Level 1: @bob" in out
+    assert "Erin Fox _(no Slack account with their e-mail)_" in out
+    assert "Bob Nguyen acknowledged the page on Payments API (PagerDuty #1) in PagerDuty." in out
+    assert "Resolved the page on Payments API (PagerDuty #1): #1 is Mitigated." in out
+    slack = data["state"]["slack"]
+    major = next(i for i in data["state"]["incidents"] if i["id"] == 1)
+    channel = next(c for c in slack["channels"] if c["name"] == major["channel_name"])
+    paged = [m for m in channel["messages"] if "Paged Payments API" in m["text"]]
+    assert len(paged) == 1  # one page, whatever the redeliveries and the Jira priority raise
