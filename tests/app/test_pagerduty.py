@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,6 +32,7 @@ from storage import models
 from storage.pages import PageRepository
 from storage.repository import IncidentRepository, TimelineRepository
 from tests.app.test_redelivery import modal
+from tests.cli.test_operator_commands import REPO, firefighter
 from tests.conftest import pagerduty_settings
 from tests.workspace import (
     Workspace,
@@ -523,3 +525,27 @@ async def test_check_names_a_service_and_a_policy_pagerduty_does_not_have(
     assert "PNOPE01" in problems[("pagerduty", "services", 1, "service_id")]
     assert "PNOPE02" in problems[("pagerduty", "services", 0, "escalation_policy_id")]
     assert "nobody@example.com is not a PagerDuty user" in problems[("pagerduty",)]
+
+
+async def test_firefighter_check_locates_an_unknown_service_id_at_its_line(
+    pagerduty: SandboxPagerDuty, tmp_path: Path
+) -> None:
+    config = tmp_path / "firefighter.yaml"
+    example = (REPO / "bot" / "firefighter.example.yaml").read_text()
+    config.write_text(example.replace("service_id: PSRC001", "service_id: PSRC009"))
+
+    code, out = await firefighter(
+        "check",
+        FIREFIGHTER_CONFIG=str(config),
+        PAGERDUTY_API_URL=pagerduty.base_url,
+        PAGERDUTY_API_TOKEN=pagerduty.api_token,
+        PAGERDUTY_FROM_EMAIL=pagerduty.bot.email,
+        PAGERDUTY_CA_BUNDLE=pagerduty.ca_pem_path,
+    )
+
+    assert code == 1, out
+    line = next(n for n, text in enumerate(config.read_text().splitlines(), 1) if "PSRC009" in text)
+    assert f"pagerduty: {config}:{line}:" in out
+    assert "pagerduty.services[2].service_id: PagerDuty has no service PSRC009" in out
+    assert out.count("pagerduty: ") == 1  # the other services and their policies exist
+    assert pagerduty.api_token not in out
