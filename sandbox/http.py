@@ -18,6 +18,7 @@ A subclass implements `_respond(request, raw)`: it checks the call against the v
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import base64
 import json
@@ -127,7 +128,7 @@ class RecordedRequest:
 RecordT = TypeVar("RecordT", bound=RecordedRequest)
 
 
-class HttpSandbox(Generic[RecordT]):
+class HttpSandbox(abc.ABC, Generic[RecordT]):
     """The lifecycle, fault book and violation log shared by the vendor sandboxes (see the module).
 
     `RecordT` is the sandbox's `RecordedRequest` (a vendor's own adds what it knows of the caller).
@@ -216,9 +217,9 @@ class HttpSandbox(Generic[RecordT]):
             return web.Response(status=status, headers=headers)
         return web.json_response(payload, status=status, headers=headers)
 
+    @abc.abstractmethod
     def _respond(self, request: web.Request, raw: bytes) -> Answer:
         """Check, answer and record one request (`raw`: its body)."""
-        raise NotImplementedError
 
     # -- faults -----------------------------------------------------------------------------------
     def inject_status(
