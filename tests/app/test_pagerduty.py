@@ -19,6 +19,7 @@ import pytest
 
 from bot import page
 from bot.blocks.ids import ActionId, BlockId, CallbackId
+from bot.blocks.oncall import PICK_PAGE_INCIDENT_CALLBACK as PICK_PAGE
 from bot.domain.declaration import IncidentChanges
 from bot.domain.incident import Actor, Incident, Priority, Status, TimelineKind
 from bot.main import start_bot
@@ -145,6 +146,32 @@ async def test_oncall_outside_a_channel_lists_every_service_and_says_plainly_whe
 
     ack = await slack.run_slash_command(ws.alice, "/incident", "oncall nosuch", general)
     assert ack.payload is not None and "`nosuch` is not a PagerDuty service" in ack.payload["text"]
+
+
+async def test_page_outside_a_channel_asks_which_incident_then_pages_it(
+    pagerduty_bot: Any, pagerduty: SandboxPagerDuty, slack: SlackSandbox, ws: Workspace
+) -> None:
+    incident = await declare_and_wait(pagerduty_bot, ws)
+    general = slack.add_channel("general", members=[ws.alice])
+
+    await slack.run_slash_command(ws.alice, "/incident", "page sre", general)
+    picker = await slack.wait_for(
+        lambda: next(
+            (v for v in slack.views(ws.alice) if v.payload.get("callback_id") == PICK_PAGE),
+            None,
+        )
+    )
+    ack = await slack.submit_view(
+        ws.alice, picker.id, {BlockId.PICK_INCIDENT: {BlockId.PICK_INCIDENT: str(incident.id)}}
+    )
+
+    assert ack.acked and not ack.errors
+    assert "Paging *SRE primary*" in await shown_to(slack, ws.alice, f"for #{incident.id}")
+    await said(slack, incident, "Paged SRE primary")
+    # Alice has no PagerDuty account: pages go out in the bot's name (PAGERDUTY_FROM_EMAIL).
+    assert pagerduty.user_by_email("alice@example.com") is None
+    (sre,) = paged(pagerduty, incident, "PSRE001")
+    assert [u for u, _ in sre.assignments] == [person(pagerduty, "bob@example.com").id]
 
 
 async def test_without_pagerduty_oncall_and_page_say_it_is_not_configured(
