@@ -157,15 +157,7 @@ class PageEffects:
                 )
             return
         if not record.invited:
-            slack_ids = [r.slack_id for r in record.responders if r.slack_id]
-            if slack_ids:
-                refused = await self.chat.invite(channel_id, slack_ids)
-                problems = {u: e for u, e in refused.items() if e not in IGNORED_INVITE_ERRORS}
-                if problems:
-                    log.warning(
-                        "some paged responders could not be invited",
-                        extra={"incident_id": incident.id, "refused": problems},
-                    )
+            await self._invite(incident.id, channel_id, record)
             await self.service.page_marked(record.id, invited=True)
         if not record.channel_linked and record.pd_incident_id:
             await self.pager.add_note(
@@ -173,6 +165,25 @@ class PageEffects:
                 f"Slack channel of {incident.reference}: {paging.channel_link(channel_id)}",
             )
             await self.service.page_marked(record.id, channel_linked=True)
+
+    async def _invite(self, incident_id: int, channel_id: str, record: PageRecord) -> None:
+        """The notified responders with a Slack account, into the channel. Slack refusing for
+        good (an archived channel…) is logged, not a failed page: the page itself went out."""
+        slack_ids = [r.slack_id for r in record.responders if r.slack_id]
+        if not slack_ids:
+            return
+        try:
+            refused = await self.chat.invite(channel_id, slack_ids)
+        except ChatError as error:
+            if error.transient:
+                raise
+            refused = dict.fromkeys(slack_ids, error.code)
+        problems = {u: e for u, e in refused.items() if e not in IGNORED_INVITE_ERRORS}
+        if problems:
+            log.warning(
+                "some paged responders could not be invited",
+                extra={"incident_id": incident_id, "refused": problems},
+            )
 
     async def _cancel(self, record: PageRecord, incident: Incident) -> None:
         """Mitigated before the page left: send nothing; but an attempt whose answer was lost
