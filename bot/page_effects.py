@@ -160,10 +160,19 @@ class PageEffects:
             await self._invite(incident.id, channel_id, record)
             await self.service.page_marked(record.id, invited=True)
         if not record.channel_linked and record.pd_incident_id:
-            await self.pager.add_note(
-                record.pd_incident_id,
-                f"Slack channel of {incident.reference}: {paging.channel_link(channel_id)}",
-            )
+            try:
+                await self.pager.add_note(
+                    record.pd_incident_id,
+                    f"Slack channel of {incident.reference}: {paging.channel_link(channel_id)}",
+                )
+            except PagerError as error:
+                if error.transient:
+                    raise
+                # PagerDuty refuses the note for good (its incident gone…): the page went out.
+                log.warning(
+                    "the channel's link could not be added to the page",
+                    extra={"incident_id": incident.id, "error": str(error)},
+                )
             await self.service.page_marked(record.id, channel_linked=True)
 
     async def _invite(self, incident_id: int, channel_id: str, record: PageRecord) -> None:
