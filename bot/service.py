@@ -1423,7 +1423,12 @@ class IncidentService:
         if refused is not None:
             raise UserFacingError(refused)
         if service_keys:
-            services = [self.catalog.pagerduty.service(key) for key in service_keys]
+            try:
+                services = [self.catalog.pagerduty.service(key) for key in service_keys]
+            except KeyError as unknown:
+                raise UserFacingError(
+                    f"No PagerDuty service {unknown} is configured (`pagerduty.services`)."
+                ) from None
         else:
             services = paging.services_of(self.catalog, incident.category)
         if not services:
