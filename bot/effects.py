@@ -174,6 +174,8 @@ class SlackEffects:
         self.tickets = TicketRepository()
         self.after_sync: Callable[[int], None] | None = None
         """Told the incident id after each SYNC (the App Home publisher's refresh)."""
+        self.channel_ready: Callable[[int], Awaitable[None]] | None = None
+        """Told the incident id once its channel exists (the Jira ticket then links to it)."""
 
     async def perform(self, job: OutboxJob) -> None:
         handler = {
@@ -274,6 +276,8 @@ class SlackEffects:
             channel_id, name = await self._create_channel(incident, refs, retrying=retrying)
             incident = dataclasses.replace(incident, channel_id=channel_id, channel_name=name)
             view = dataclasses.replace(view, incident=incident)
+            if self.channel_ready is not None:
+                await self.channel_ready(incident.id)
         if wants_channel and channel_id is not None and ARCHIVED in refs:
             # Reopened after its channel was archived: the responders need it back.
             await self.chat.unarchive(channel_id)

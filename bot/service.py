@@ -1119,6 +1119,21 @@ class IncidentService:
             await self._enqueue_post(incident, text, key=f"ticket-refused-{key}", now=now)
         self.wake()
 
+    async def channel_ready(self, incident_id: int) -> None:
+        """The incident's Slack channel exists now (a side effect, not a change of the incident,
+        so nothing else enqueues a ticket sync): the ticket's description and links follow."""
+        if not self.jira:
+            return
+        incident = await self.incidents.require(incident_id)
+        await outbox.enqueue(
+            ticket.SYNC,
+            {"incident_id": incident.id, "actor": incident.created_by},
+            idempotency_key=f"{ticket.SYNC}:{incident.id}:channel-{incident.channel_id}",
+            incident_id=incident.id,
+            now=self.clock.now(),
+        )
+        self.wake()
+
     async def ticket_written(self, incident_id: int, values: Mapping[str, object]) -> None:
         """Remember what the bot just wrote to the ticket (an echo of it is then ignored)."""
         await self.tickets.remember_written(incident_id, values, at=self.clock.now())

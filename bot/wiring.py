@@ -170,6 +170,7 @@ def build_worker(
     """The outbox worker performing the service's side effects (Slack, and Jira when a
     ``tracker`` is given: the service then enqueues ticket jobs); the service wakes it."""
     effects = SlackEffects(chat, service.catalog, service.clock)
+    effects.channel_ready = service.channel_ready
     performers: dict[str, Callable[[OutboxJob], Awaitable[None]]] = {"slack": effects.perform}
     if tracker is not None:
         performers["jira"] = TicketEffects(tracker, chat, service).perform

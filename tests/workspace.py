@@ -7,7 +7,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.domain.declaration import Declaration
@@ -67,11 +67,14 @@ async def outbox_idle(limit_seconds: float = 10.0) -> None:
     deadline = asyncio.get_running_loop().time() + limit_seconds
     idle_checks = 0
     while asyncio.get_running_loop().time() < deadline:
-        now = datetime.now(UTC)
+        # A job handed back because its incident's lane was busy waits a fraction of a second
+        # (worker.INCIDENT_BUSY_RETRY_SECONDS): that is still work in progress, a retry's backoff
+        # (a second or more) is not.
+        soon = datetime.now(UTC) + timedelta(seconds=0.5)
         rows = await models.OutboxItem.filter(status__in=["pending", "in_progress"]).values(
             "next_attempt_at"
         )
-        busy = any(row["next_attempt_at"] <= now for row in rows)
+        busy = any(row["next_attempt_at"] <= soon for row in rows)
         # Twice idle in a row: a job that just failed may still be enqueueing its report.
         idle_checks = 0 if busy else idle_checks + 1
         if idle_checks >= 2:

@@ -341,3 +341,25 @@ async def test_a_mapped_field_jira_refuses_costs_the_field_not_the_ticket(
     assert len(told) == 1 and "firefighter check" in told[0]
     failures = await _entries(incident.id, TimelineKind.SIDE_EFFECT_FAILED)
     assert len(failures) == 1
+
+
+async def test_a_ticket_opened_before_the_channel_exists_links_to_it_once_it_does(
+    jira_bot: Any, jira: SandboxJira, slack: SlackSandbox, ws: Workspace
+) -> None:
+    from sandbox.jira.values import adf_text
+
+    # Slack is slow to create the channel: the ticket (its own lane) is opened first.
+    slack.inject_latency(1.0, ["conversations.create"])
+    incident = await declare_and_wait(jira_bot, ws)
+    current = await _ticket(incident.id)
+    await outbox_idle()
+    assert incident.channel_id is not None
+    issue = jira.issue(current.key)
+    description = issue.values["description"]
+    text = adf_text(description) if jira.mode == "cloud" else str(description)
+    # ADF keeps the link's text (the channel's name); wiki markup escapes it, the URL has its id.
+    wanted = incident.channel_name if jira.mode == "cloud" else incident.channel_id
+    assert str(wanted) in text
+    assert any(
+        str(link.object.get("url")).endswith(incident.channel_id) for link in issue.remote_links
+    )
