@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -50,6 +51,7 @@ from bot.domain.reminders import UPDATE_TIMELINE_KINDS, ReminderKind
 from bot.domain.stats import weeks_from_json
 from bot.ports import Chat, ChatError, Clock
 from storage.outbox import OutboxJob
+from storage.pages import PageRepository
 from storage.postmortems import PostmortemRepository
 from storage.reminders import ReminderRepository
 from storage.repository import (
@@ -233,6 +235,9 @@ class SlackEffects:
         postmortem_link = (await PostmortemRepository().links([incident.id])).get(incident.id)
         if postmortem_link is not None:
             links["Post-mortem"] = postmortem_link
+        for paged in await PageRepository().list(incident.id):
+            if paged.url:
+                links[f"{paged.reference} ({paged.service_key})"] = paged.url
         return links
 
     async def _bookmarks(
@@ -244,7 +249,8 @@ class SlackEffects:
     ) -> None:
         """Each link bookmarked once in the channel (a ref per link remembers it)."""
         for title, url in links.items():
-            kind = f"{BOOKMARK}:{title.split()[0].lower()}"
+            slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+            kind = f"{BOOKMARK}:{slug}"[:32]
             ref = refs.get(kind)
             if ref is not None and ref.data.get("url") == url:
                 continue

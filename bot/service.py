@@ -1601,6 +1601,8 @@ class IncidentService:
                 at=now,
             )
             await self._enqueue_post(incident, text, key=f"page-{page_id}", now=now)
+            # The pinned summary and the channel's bookmarks link the PagerDuty incident.
+            await self._enqueue_sync(incident, now=now, token=f"page-{page_id}")
         self.wake()
         return record
 
