@@ -138,7 +138,7 @@ class PageEffects:
             if user is None:
                 found.append(Responder(user_id, f"PagerDuty user {user_id}"))
                 continue
-            slack_id = await self.chat.resolve_user(user.email) if user.email else None
+            slack_id = await self.chat.user_by_email(user.email) if user.email else None
             found.append(Responder(user.id, user.name, user.email, slack_id))
         return found
 

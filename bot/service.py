@@ -1214,7 +1214,7 @@ class IncidentService:
                 )
         elif change.field is ticket.RemoteField.ASSIGNEE and change.value:
             email = change.display if change.display and "@" in change.display else None
-            user = await self.chat.resolve_user(email) if self.chat and email else None
+            user = await self.chat.user_by_email(email) if self.chat and email else None
             if user is None:
                 raise UserFacingError(
                     "no Slack user has that person's e-mail, so the commander is unchanged."
@@ -1415,7 +1415,7 @@ class IncidentService:
         if self.chat is None:
             return None
         try:
-            return await self.chat.resolve_user(email)
+            return await self.chat.user_by_email(email)
         except ChatError:
             return None
 

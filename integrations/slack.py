@@ -392,7 +392,14 @@ class SlackChat:
         """A user id, or the email of a Slack account → the id of an active user (None when
         unknown or deactivated). A configured user who does not exist is remembered as such, so
         a stale name in the catalog never costs a declaration a failed invitation."""
+        return await self._user(reference, configured=True)
 
+    async def user_by_email(self, email: str) -> str | None:
+        """The active Slack user with this e-mail (a person known to Jira or PagerDuty), None
+        when there is none: no match is no news, so nothing is logged."""
+        return await self._user(email, configured=False)
+
+    async def _user(self, reference: str, *, configured: bool) -> str | None:
         async def load() -> str | None:
             try:
                 if "@" in reference:
@@ -405,7 +412,10 @@ class SlackChat:
                     )
             except ChatError as error:
                 if error.code in ("users_not_found", "user_not_found"):
-                    log.warning("a configured Slack user does not exist", extra={"user": reference})
+                    if configured:
+                        log.warning(
+                            "a configured Slack user does not exist", extra={"user": reference}
+                        )
                     return ""
                 raise
             user = response["user"]
