@@ -1057,10 +1057,8 @@ def parse_milestone(view: Mapping[str, Any]) -> MilestoneChoice:
         milestone = Milestone(raw if isinstance(raw, str) else "")
     except ValueError:
         raise ValueError(f"not a milestone modal: private_metadata {raw!r}") from None
-    actions = state.values_of(view).get(BlockId.MILESTONE)
-    entry = next(iter(actions.values()), None) if isinstance(actions, Mapping) else None
-    stamp = entry.get("selected_date_time") if isinstance(entry, Mapping) else None
-    if not isinstance(stamp, int | float) or isinstance(stamp, bool):
+    stamp = state.picked_time(state.values_of(view), BlockId.MILESTONE)
+    if stamp is None:
         raise FormInvalid({BlockId.MILESTONE: "Choose a date and a time."})
     return MilestoneChoice(milestone, datetime.fromtimestamp(stamp, UTC))
 

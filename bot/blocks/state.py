@@ -70,5 +70,23 @@ def metadata_of(view: Mapping[str, Any]) -> Mapping[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+LATEST_PICKED_TIME = 253_370_764_800
+"""9999-01-01 UTC: later, a time shown in a time zone east of UTC would overflow ``datetime``."""
+
+
+def picked_time(values: Mapping[str, Any], block_id: str) -> int | None:
+    """A datetimepicker's Unix time in whole seconds; ``None`` when nothing is picked, or when the
+    value is no time between 1970 and 9999 (a forged or corrupted payload: a huge or negative
+    number, a float infinity or NaN), so the parser refuses it in words instead of failing on it."""
+    actions = values.get(block_id)
+    entry = next(iter(actions.values()), None) if isinstance(actions, Mapping) else None
+    stamp = entry.get("selected_date_time") if isinstance(entry, Mapping) else None
+    if not isinstance(stamp, int | float) or isinstance(stamp, bool):
+        return None
+    if not LATEST_PICKED_TIME >= stamp >= 0:  # also false for NaN
+        return None
+    return int(stamp)
+
+
 def str_or_none(found: object) -> str | None:
     return found if isinstance(found, str) else None

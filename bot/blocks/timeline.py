@@ -320,12 +320,7 @@ def _ids(view: Mapping[str, Any]) -> tuple[int, int]:
 
 
 def _picked(values: Mapping[str, Any], block_id: str) -> int | None:
-    actions = values.get(block_id)
-    entry = next(iter(actions.values()), None) if isinstance(actions, Mapping) else None
-    stamp = entry.get("selected_date_time") if isinstance(entry, Mapping) else None
-    if not isinstance(stamp, int | float) or isinstance(stamp, bool):
-        return None
-    return int(stamp)
+    return state.picked_time(values, block_id)
 
 
 def _metadata(data: Mapping[str, Any]) -> str:
