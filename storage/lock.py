@@ -6,11 +6,13 @@ portable across PostgreSQL and SQLite and safe when replicas race: of two concur
 ``try_acquire`` calls exactly one returns True.
 
 Pick ``ttl`` longer than the job normally takes and ``renew`` during long jobs; use a unique
-``owner`` per process (e.g. host + pid + random suffix).
+``owner`` per process (e.g. host + pid + random suffix). ``leased`` wraps take-run-give-back.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
@@ -57,6 +59,21 @@ async def release(name: str, owner: str) -> bool:
     """Give the lease back; False when it was not ours (any more)."""
     deleted = await models.JobLock.filter(name=name, owner=owner).delete()
     return bool(deleted)
+
+
+@asynccontextmanager
+async def leased(
+    name: str, owner: str, ttl: timedelta | float, *, now: datetime | None = None
+) -> AsyncIterator[bool]:
+    """``async with leased(...) as held:`` runs the body with ``held`` True when the lease was
+    taken (it is given back when the body ends, however it ends) and False when another owner
+    holds it (the body decides what skipping means; nothing is given back)."""
+    held = await try_acquire(name, owner, ttl, now=now)
+    try:
+        yield held
+    finally:
+        if held:
+            await release(name, owner)
 
 
 async def holder(name: str, *, now: datetime | None = None) -> str | None:

@@ -42,6 +42,25 @@ async def test_of_racing_replicas_exactly_one_gets_the_lease() -> None:
     assert results.count(True) == 1
 
 
+async def test_a_leased_block_gives_the_lease_back_even_when_it_fails() -> None:
+    with pytest.raises(RuntimeError):
+        async with lock.leased("pull:jira", "replica-a", 60, now=T0) as held:
+            assert held
+            assert await lock.holder("pull:jira", now=T0) == "replica-a"
+            raise RuntimeError("the cycle failed")
+
+    assert await lock.holder("pull:jira", now=T0) is None
+
+
+async def test_a_leased_block_held_elsewhere_runs_without_the_lease_and_frees_nothing() -> None:
+    assert await lock.try_acquire("pull:jira", "replica-a", 60, now=T0)
+
+    async with lock.leased("pull:jira", "replica-b", 60, now=T0) as held:
+        assert not held
+
+    assert await lock.holder("pull:jira", now=T0) == "replica-a"
+
+
 async def test_an_intent_is_handled_the_first_time_only() -> None:
     assert await idempotency.remember("envelope:Ev01", now=T0)
     assert not await idempotency.remember("envelope:Ev01", now=T0)
