@@ -718,6 +718,9 @@ JIRA_BUILTIN_SOURCES = (
 
 class JiraProject(_Model):
     issue_type: str | None = None
+    #: Only the incident's members and managers can read this project's issues: a private
+    #: incident's ticket there may carry its title and summary (elsewhere it is neutral).
+    restricted: bool = False
     status_mapping: dict[IncidentStatusKey, str] = Field(default_factory=dict)
 
 

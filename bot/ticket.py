@@ -76,6 +76,32 @@ def route(catalog: Catalog, incident: Incident) -> tuple[str, str] | None:
     return project, issue_type
 
 
+def discloses(catalog: Catalog, incident: Incident) -> bool:
+    """Whether the ticket may say what the incident is about. A private incident is visible only
+    to its members and the incident managers (PRODUCT.md §5): in a project whose issues others
+    can read, its ticket is neutral ("Private incident #N", no summary, no channel name); only a
+    project the catalog marks ``restricted`` gets the real title and summary."""
+    if not incident.private:
+        return True
+    routed = route(catalog, incident)
+    project = catalog.jira.projects.get(routed[0]) if routed else None
+    return project is not None and project.restricted
+
+
+def title(catalog: Catalog, incident: Incident) -> str:
+    """The ticket's summary: the incident's title, unless the ticket must not disclose it."""
+    if discloses(catalog, incident):
+        return incident.title
+    return f"Private incident {incident.reference}"
+
+
+def channel_label(catalog: Catalog, incident: Incident) -> str:
+    """How the ticket names the incident's channel (a private one's name says what it is about)."""
+    if discloses(catalog, incident) and incident.channel_name:
+        return f"Slack channel #{incident.channel_name}"
+    return "Slack channel"
+
+
 @dataclass(frozen=True, slots=True)
 class TicketContext:
     """What the ticket says beyond the incident itself."""
@@ -92,9 +118,7 @@ class TicketContext:
 def description(catalog: Catalog, incident: Incident, context: TicketContext) -> Document:
     links: list[Inline] = []
     if context.channel_url:
-        links += [
-            Link(f"Slack channel #{incident.channel_name or ''}".strip(), context.channel_url)
-        ]
+        links += [Link(channel_label(catalog, incident), context.channel_url)]
     if context.incident_url:
         links += [" · " if links else "", Link("Incident in Slack", context.incident_url)]
     # The priority is a field of its own: repeating it here would rewrite the description on
@@ -103,6 +127,13 @@ def description(catalog: Catalog, incident: Incident, context: TicketContext) ->
         f"Category {_category_name(catalog, incident)} · "
         f"environments {', '.join(incident.environments) or '—'}"
     )
+    if not discloses(catalog, incident):
+        return Document.of(
+            "A private incident: its details are only in its Slack channel, for its members.",
+            [p for p in links if p],
+            f"Declared in Slack as {incident.reference}. Status, priority and commander are kept "
+            "in step with Slack by FireFighter.",
+        )
     return Document.of(
         incident.summary or incident.title,
         facts,
@@ -112,10 +143,13 @@ def description(catalog: Catalog, incident: Incident, context: TicketContext) ->
     )
 
 
-def followup_description(incident: Incident, parent: object | None, text: str) -> Document:
-    """A follow-up issue's description: what to do and the incident it comes from."""
+def followup_description(
+    catalog: Catalog, incident: Incident, parent: object | None, text: str
+) -> Document:
+    """A follow-up issue's description: what to do and the incident it comes from (named by its
+    ticket title: a private incident's stays neutral where it must)."""
     key = getattr(parent, "key", None)
-    origin = f"incident {incident.reference} ({incident.title})"
+    origin = f"incident {incident.reference} ({title(catalog, incident)})"
     return Document.of(
         text,
         f"Follow-up action of {origin}" + (f", ticket {key}." if key else "."),
@@ -185,7 +219,7 @@ def synced_fields(
     """The fields kept in step with the incident after creation: title, priority, commander."""
     jira = catalog.jira
     fields: dict[str, FieldValue] = {
-        "summary": incident.title,
+        "summary": title(catalog, incident),
         jira.priority_field: priority_name(jira, incident.priority),
     }
     if context.commander_account is not None:

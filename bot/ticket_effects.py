@@ -128,7 +128,7 @@ class TicketEffects:
         link = context.channel_url
         if link and current.written.get("channel_link") != link:
             await self.tracker.add_remote_link(
-                current.key, link, f"Slack channel #{incident.channel_name or ''}".rstrip("#")
+                current.key, link, ticket.channel_label(self.catalog, incident)
             )
             agreed["channel_link"] = link
         await self.service.ticket_written(incident.id, agreed)
@@ -183,7 +183,9 @@ class TicketEffects:
         if ref is None:
             fields: dict[str, FieldValue] = {
                 "summary": followup.text,
-                "description": ticket.followup_description(incident, parent, followup.text),
+                "description": ticket.followup_description(
+                    self.catalog, incident, parent, followup.text
+                ),
                 "labels": (ticket.FOLLOWUP_LABEL,),
             }
             if followup.due_at is not None:
