@@ -131,7 +131,11 @@ def pages_on_change(catalog: Catalog, before: Incident, after: Incident) -> str 
 
 
 def title(incident: Incident) -> str:
-    text = f"[{incident.priority.label}] {incident.reference} {incident.title}"
+    """What PagerDuty shows as the incident's title. Everyone with a PagerDuty account reads it,
+    so a private incident's says only that it is private (its responders are invited to the
+    channel, where the details are)."""
+    what = "Private incident" if incident.private else incident.title
+    text = f"[{incident.priority.label}] {incident.reference} {what}"
     return text if len(text) <= TITLE_MAX_LENGTH else text[: TITLE_MAX_LENGTH - 1] + "…"
 
 
@@ -143,7 +147,10 @@ def details(catalog: Catalog, incident: Incident) -> str:
     except KeyError:
         category = incident.category
     lines = [
-        incident.summary,
+        # A private incident's summary stays in its private channel (PRODUCT.md §5).
+        "A private incident: the details are in its Slack channel."
+        if incident.private
+        else incident.summary,
         "",
         f"Declared in Slack with FireFighter as {incident.reference} "
         f"({incident.priority.label}, {category}, {', '.join(incident.environments)}).",
