@@ -16,13 +16,13 @@ does not move the incident (PagerDuty's incident is the page, not the incident).
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Unpack
 
-from bot.ports import Clock, Pager, PagerEvent
+from bot.ports import Pager, PagerEvent
+from bot.pull import LeasedPull, LeaseTerms, Report
 from bot.service import IncidentService
-from storage import lock
 from storage.pages import PageRecord
 from storage.tickets import CursorRepository
 
@@ -30,49 +30,33 @@ log = logging.getLogger("firefighter.pagerduty")
 
 CURSOR = "pagerduty.pull"
 OVERLAP = timedelta(minutes=2)
-LEASE = "pull:pagerduty"
 APPLIED = frozenset({"acknowledged", "unacknowledged", "resolved"})
 
 
 @dataclass(frozen=True, slots=True)
-class PullReport:
+class PullReport(Report):
     pages: int
     events: int
     applied: int
-    seconds: float
+
+    @property
+    def noteworthy(self) -> bool:
+        return bool(self.applied)
 
 
-class PagePull:
-    def __init__(
-        self,
-        pager: Pager,
-        service: IncidentService,
-        *,
-        clock: Clock,
-        owner: str,
-        lease_seconds: float = 300.0,
-    ) -> None:
+class PagePull(LeasedPull[PullReport]):
+    lease = "pull:pagerduty"
+
+    def __init__(self, pager: Pager, service: IncidentService, **terms: Unpack[LeaseTerms]) -> None:
+        super().__init__(**terms)
         self.pager = pager
         self.service = service
-        self.clock = clock
-        self.owner = owner
-        self.lease_seconds = lease_seconds
         self.cursors = CursorRepository()
 
-    async def pull(self) -> PullReport | None:
-        """One pull cycle; None when another replica holds the lease."""
-        if not await lock.try_acquire(LEASE, self.owner, self.lease_seconds, now=self.clock.now()):
-            return None
-        try:
-            return await self._pull()
-        finally:
-            await lock.release(LEASE, self.owner)
-
-    async def _pull(self) -> PullReport:
-        started = time.perf_counter()
+    async def cycle(self) -> PullReport:
         pages = await self.service.pages.open_pages()
         if not pages:
-            return PullReport(0, 0, 0, time.perf_counter() - started)
+            return PullReport(0, 0, 0)
         cursor = await self.cursors.get(CURSOR)
         # First pull: from the oldest open page (its whole log is short); then from the
         # watermark. Both minus the overlap: entries read twice are applied once.
@@ -97,7 +81,7 @@ class PagePull:
             newest = max(newest, event.at) if newest else event.at
         if newest is not None and newest != cursor:
             await self.cursors.set(CURSOR, newest, at=self.clock.now())
-        return PullReport(len(pages), len(events), applied, time.perf_counter() - started)
+        return PullReport(len(pages), len(events), applied)
 
     async def _apply(self, record: PageRecord, event: PagerEvent) -> int:
         """One log entry (its id is the intent: applied once). 1 when it changed something."""

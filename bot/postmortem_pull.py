@@ -14,84 +14,72 @@ One replica pulls at a time (a lease). Nothing here writes to Confluence.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from dataclasses import dataclass
+from typing import Unpack
 
 from bot.config import ConfluenceSection
-from bot.ports import Clock, Docs, DocsError, PageSnapshot, Tracker, TrackerError
+from bot.ports import Docs, DocsError, PageSnapshot, Tracker, TrackerError
 from bot.postmortem_effects import PostmortemEffects
+from bot.pull import LeasedPull, LeaseTerms, Report, gather_bounded
 from bot.service import IncidentService
-from storage import lock
 from storage.postmortems import Postmortem, PostmortemRepository
 
 log = logging.getLogger("firefighter.confluence")
 
-LEASE = "pull:confluence"
 CONCURRENCY = 4
 """Pages read at once (each a request and a short transaction)."""
 
 
 @dataclass(frozen=True, slots=True)
-class PullReport:
+class PullReport(Report):
     pages: int
     changed: int
     """Readiness changes, deletions and restorations recorded."""
     resynced: int
-    seconds: float
+
+    @property
+    def noteworthy(self) -> bool:
+        return bool(self.changed or self.resynced)
 
 
-class PostmortemPull:
+class PostmortemPull(LeasedPull[PullReport]):
+    lease = "pull:confluence"
+
     def __init__(
         self,
         docs: Docs,
         service: IncidentService,
         effects: PostmortemEffects,
         *,
-        clock: Clock,
-        owner: str,
         tracker: Tracker | None = None,
-        lease_seconds: float = 300.0,
+        **terms: Unpack[LeaseTerms],
     ) -> None:
+        super().__init__(**terms)
         self.docs = docs
         self.service = service
         self.effects = effects
-        self.clock = clock
-        self.owner = owner
         self.tracker = tracker
-        self.lease_seconds = lease_seconds
         self.postmortems = PostmortemRepository()
 
     @property
     def section(self) -> ConfluenceSection:
         return self.service.catalog.confluence
 
-    async def pull(self) -> PullReport | None:
-        """One cycle; None when another replica holds the lease. Raises the vendor's error when
-        no page could be read at all (Confluence down: the next cycle reads them again)."""
-        if not await lock.try_acquire(LEASE, self.owner, self.lease_seconds, now=self.clock.now()):
-            return None
-        try:
-            return await self._pull()
-        finally:
-            await lock.release(LEASE, self.owner)
-
-    async def _pull(self) -> PullReport:
-        started = time.perf_counter()
+    async def cycle(self) -> PullReport:
+        """Every open post-mortem read. Raises the vendor's error when no page could be read at
+        all (Confluence down: the next cycle reads them again); when some were read, the others are logged."""
         pages = await self.postmortems.of_open_incidents()
-        gate = asyncio.Semaphore(CONCURRENCY)
 
         async def one(current: Postmortem) -> tuple[bool, bool] | BaseException:
-            async with gate:
-                try:
-                    changed = await self._check(current)
-                    resynced = await self._resync_if_behind(current)
-                except (DocsError, TrackerError) as error:
-                    return error
-                return changed, resynced
+            try:
+                changed = await self._check(current)
+                resynced = await self._resync_if_behind(current)
+            except (DocsError, TrackerError) as error:
+                return error
+            return changed, resynced
 
-        results = await asyncio.gather(*(one(p) for p in pages))
+        results = await gather_bounded(pages, one, at_once=CONCURRENCY)
         failures = [r for r in results if isinstance(r, BaseException)]
         done = [r for r in results if not isinstance(r, BaseException)]
         if failures and not done:
@@ -102,7 +90,6 @@ class PostmortemPull:
             pages=len(pages),
             changed=sum(1 for changed, _ in done if changed),
             resynced=sum(1 for _, resynced in done if resynced),
-            seconds=time.perf_counter() - started,
         )
 
     async def refresh(self, incident_id: int) -> bool:

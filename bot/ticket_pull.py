@@ -11,16 +11,15 @@ rest go through the service, like a click in Slack. One replica pulls at a time 
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Unpack
 
 from bot import ticket
-from bot.ports import Clock, IssueSnapshot, Tracker
+from bot.ports import IssueSnapshot, Tracker
+from bot.pull import LeasedPull, LeaseTerms, Report, gather_bounded
 from bot.service import IncidentService
-from storage import lock
 from storage.tickets import (
     CursorRepository,
     FollowUp,
@@ -34,51 +33,41 @@ log = logging.getLogger("firefighter.jira")
 CURSOR = "jira.pull"
 OVERLAP = timedelta(minutes=2)
 FIRST_LOOKBACK = timedelta(days=1)
-LEASE = "pull:jira"
 CONCURRENCY = 8
 """Issues handled at once (each a few short transactions; below the database pool's size)."""
 
 
 @dataclass(frozen=True, slots=True)
-class PullReport:
+class PullReport(Report):
     issues: int
     applied: int
     followups: int
-    seconds: float
+
+    @property
+    def noteworthy(self) -> bool:
+        return bool(self.applied or self.followups)
 
 
-class TicketPull:
+class TicketPull(LeasedPull[PullReport]):
+    lease = "pull:jira"
+
     def __init__(
         self,
         tracker: Tracker,
         service: IncidentService,
         *,
-        clock: Clock,
-        owner: str,
-        lease_seconds: float = 300.0,
         page_size: int = 100,
+        **terms: Unpack[LeaseTerms],
     ) -> None:
+        super().__init__(**terms)
         self.tracker = tracker
         self.service = service
-        self.clock = clock
-        self.owner = owner
-        self.lease_seconds = lease_seconds
         self.page_size = page_size
         self.tickets = TicketRepository()
         self.followups = FollowUpRepository()
         self.cursors = CursorRepository()
 
-    async def pull(self) -> PullReport | None:
-        """One pull cycle; None when another replica holds the lease."""
-        if not await lock.try_acquire(LEASE, self.owner, self.lease_seconds, now=self.clock.now()):
-            return None
-        try:
-            return await self._pull()
-        finally:
-            await lock.release(LEASE, self.owner)
-
-    async def _pull(self) -> PullReport:
-        started = time.perf_counter()
+    async def cycle(self) -> PullReport:
         cursor = await self.cursors.get(CURSOR)
         since = (cursor or self.clock.now() - FIRST_LOOKBACK) - OVERLAP
         snapshots = await self.tracker.search_updated(
@@ -92,20 +81,18 @@ class TicketPull:
         newest: datetime | None = cursor
         for snapshot in snapshots:
             newest = max(newest, snapshot.updated) if newest else snapshot.updated
-        gate = asyncio.Semaphore(CONCURRENCY)
 
         async def handle(snapshot: IssueSnapshot) -> tuple[int, int]:
-            async with gate:
-                return await self._handle(
-                    snapshot,
-                    tickets,
-                    followups,
-                    bot_account=bot_account,
-                    priority_field=priority_field,
-                )
+            return await self._handle(
+                snapshot,
+                tickets,
+                followups,
+                bot_account=bot_account,
+                priority_field=priority_field,
+            )
 
         # Issues are independent (each its own incident): applied concurrently, a few at a time.
-        results = await asyncio.gather(*(handle(s) for s in snapshots))
+        results = await gather_bounded(snapshots, handle, at_once=CONCURRENCY)
         applied = sum(a for a, _ in results)
         followed = sum(f for _, f in results)
         if newest is not None and newest != cursor:
@@ -114,7 +101,6 @@ class TicketPull:
             issues=len(snapshots),
             applied=applied,
             followups=followed,
-            seconds=time.perf_counter() - started,
         )
 
     async def _handle(
