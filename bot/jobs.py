@@ -7,16 +7,16 @@ import logging
 import os
 import socket
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.domain.reminders import ReminderKind
-from bot.page_pull import PagePull
 from bot.ports import DocsError, PagerError, TrackerError
-from bot.postmortem_pull import PostmortemPull
+from bot.pull import LeasedPull, Report
 from bot.service import IncidentService
-from bot.ticket_pull import TicketPull
 
 log = logging.getLogger("firefighter.jobs")
 
@@ -86,120 +86,63 @@ def add_weekly_digest(scheduler: AsyncIOScheduler, service: IncidentService) -> 
     )
 
 
-async def pull_jira_changes(pull: TicketPull) -> None:
+@dataclass(frozen=True, slots=True)
+class PullJob:
+    """A scheduled pull: its job id (an imperative verb), what its log lines call it, the line
+    after a cycle that changed something, and its vendor's errors (the vendor down or refusing:
+    logged, and the next cycle reads again)."""
+
+    id: str
+    subject: str
+    done: str
+    errors: tuple[type[Exception], ...]
+
+
+JIRA_PULL = PullJob("pull_jira_changes", "jira", "jira pulled", (TrackerError,))
+PAGERDUTY_PULL = PullJob("pull_pagerduty_changes", "pagerduty", "pagerduty pulled", (PagerError,))
+# Confluence (or Jira, for ``ready_via: jira_status``) down: the gate keeps what was last read.
+POSTMORTEM_PULL = PullJob(
+    "pull_postmortems", "post-mortem", "post-mortems pulled", (DocsError, TrackerError)
+)
+
+
+async def pull_changes(pull: LeasedPull[Report], job: PullJob) -> None:
+    """One cycle of a scheduled pull; one that changed something is logged with its report."""
     try:
         report = await pull.pull()
     except asyncio.CancelledError:
         # The scheduler cancels running jobs at shutdown; the next start pulls from the same
-        # watermark, so nothing is lost (and this is no error).
-        log.info("jira pull interrupted by shutdown")
+        # watermark (or reads the same state again), so nothing is lost (and this is no error).
+        log.info(f"{job.subject} pull interrupted by shutdown")
         return
-    except TrackerError as error:
-        # Jira down or refusing: the watermark did not move, the next pull reads the same window.
-        log.warning("jira pull failed; the next one retries", extra={"error": str(error)})
+    except job.errors as error:
+        # The vendor down or refusing: the watermark did not move, the next pull reads it again.
+        log.warning(f"{job.subject} pull failed; the next one retries", extra={"error": str(error)})
         return
-    if report is not None and (report.applied or report.followups):
-        log.info(
-            "jira pulled",
-            extra={
-                "issues": report.issues,
-                "applied": report.applied,
-                "followups": report.followups,
-                "seconds": round(report.seconds, 3),
-            },
-        )
+    if report is not None and report.noteworthy:
+        log.info(job.done, extra=report.log_fields())
 
 
-def add_jira_pull(scheduler: AsyncIOScheduler, pull: TicketPull, *, every_seconds: float) -> None:
-    """Changes people make in Jira, pulled every ``jira.sync_interval_seconds`` (a lease makes
-    one replica pull at a time)."""
-    scheduler.add_job(
-        pull_jira_changes,
-        "interval",
-        seconds=every_seconds,
-        args=[pull],
-        id="pull_jira_changes",
-        max_instances=1,
-        coalesce=True,
-    )
-
-
-async def pull_pagerduty_changes(pull: PagePull) -> None:
-    try:
-        report = await pull.pull()
-    except asyncio.CancelledError:
-        # Cancelled at shutdown: the next start pulls from the same watermark.
-        log.info("pagerduty pull interrupted by shutdown")
-        return
-    except PagerError as error:
-        # PagerDuty down or refusing: the watermark did not move, the next pull reads it again.
-        log.warning("pagerduty pull failed; the next one retries", extra={"error": str(error)})
-        return
-    if report is not None and report.applied:
-        log.info(
-            "pagerduty pulled",
-            extra={
-                "pages": report.pages,
-                "events": report.events,
-                "applied": report.applied,
-                "seconds": round(report.seconds, 3),
-            },
-        )
-
-
-def add_pagerduty_pull(
-    scheduler: AsyncIOScheduler, pull: PagePull, *, every_seconds: float
+def add_pull(
+    scheduler: AsyncIOScheduler, pull: LeasedPull[Report], job: PullJob, *, every_seconds: float
 ) -> None:
-    """Acknowledgements and resolutions made in PagerDuty, pulled every
-    ``pagerduty.sync_interval_seconds`` (a lease makes one replica pull at a time)."""
+    """A pull of what people change in a vendor (Jira, PagerDuty, Confluence), every
+    ``<vendor>.sync_interval_seconds``; its lease makes one replica pull at a time."""
     scheduler.add_job(
-        pull_pagerduty_changes,
+        pull_changes,
         "interval",
         seconds=every_seconds,
-        args=[pull],
-        id="pull_pagerduty_changes",
+        args=[pull, job],
+        id=job.id,
         max_instances=1,
         coalesce=True,
     )
 
 
-async def pull_postmortems(pull: PostmortemPull) -> None:
-    try:
-        report = await pull.pull()
-    except asyncio.CancelledError:
-        # Cancelled at shutdown: readiness is a state, the next start reads it again.
-        log.info("post-mortem pull interrupted by shutdown")
-        return
-    except (DocsError, TrackerError) as error:
-        # Confluence (or Jira) down: the gate keeps what was last read; the next pull reads again.
-        log.warning("post-mortem pull failed; the next one retries", extra={"error": str(error)})
-        return
-    if report is not None and (report.changed or report.resynced):
-        log.info(
-            "post-mortems pulled",
-            extra={
-                "pages": report.pages,
-                "changed": report.changed,
-                "resynced": report.resynced,
-                "seconds": round(report.seconds, 3),
-            },
-        )
-
-
-def add_postmortem_pull(
-    scheduler: AsyncIOScheduler, pull: PostmortemPull, *, every_seconds: float
-) -> None:
-    """The post-mortems of open incidents read back every ``confluence.sync_interval_seconds``
-    (their "ready" state; a lease makes one replica read at a time)."""
-    scheduler.add_job(
-        pull_postmortems,
-        "interval",
-        seconds=every_seconds,
-        args=[pull],
-        id="pull_postmortems",
-        max_instances=1,
-        coalesce=True,
-    )
+# What ``bot.wiring`` schedules each pull by.
+add_jira_pull = partial(add_pull, job=JIRA_PULL)
+add_pagerduty_pull = partial(add_pull, job=PAGERDUTY_PULL)
+add_postmortem_pull = partial(add_pull, job=POSTMORTEM_PULL)
 
 
 def add_jobs(
