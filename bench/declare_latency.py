@@ -76,7 +76,8 @@ async def drop(name: str) -> None:
         await admin.close()
 
 
-async def main(runs: int, latency_ms: float, sqlite: bool) -> None:
+async def main(runs: int, latency_ms: float, sqlite: bool) -> dict[str, float]:
+    """Run the bench, print its report and return its figures (bench/run_all.py tabulates them)."""
     latency = latency_ms / 1000
     with tempfile.TemporaryDirectory() as tmp:
         if sqlite:
@@ -85,13 +86,13 @@ async def main(runs: int, latency_ms: float, sqlite: bool) -> None:
             url, db_name = await postgres_database()
         try:
             async with SlackSandbox() as slack:
-                await run(slack, url, runs, latency)
+                return await run(slack, url, runs, latency)
         finally:
             if db_name:
                 await drop(db_name)
 
 
-async def run(slack: SlackSandbox, url: str, runs: int, latency: float) -> None:
+async def run(slack: SlackSandbox, url: str, runs: int, latency: float) -> dict[str, float]:
     user = slack.add_user("bench")
     responder = slack.add_user("oncall")
     slack.add_usergroup("payments-oncall", [responder])
@@ -162,7 +163,7 @@ async def run(slack: SlackSandbox, url: str, runs: int, latency: float) -> None:
             ready.append(ready_ms)
             calls.append(len(path))
             trips.append(rounds([r.at for r in path], latency))
-        report(
+        figures = report(
             open_acks=open_acks,
             submit_acks=submit_acks,
             ready=ready,
@@ -171,6 +172,7 @@ async def run(slack: SlackSandbox, url: str, runs: int, latency: float) -> None:
             latency=latency,
         )
         slack.assert_no_violations()
+        return figures
 
 
 def report(
@@ -181,7 +183,7 @@ def report(
     calls: list[int],
     trips: list[int],
     latency: float,
-) -> None:
+) -> dict[str, float]:
     def line(name: str, values: list[float]) -> str:
         return (
             f"{name:<28} p50 {percentile(values, 50):7.1f} ms   p99 {percentile(values, 99):7.1f} ms"
@@ -210,6 +212,14 @@ def report(
         f" ack p99 < {TARGET_ACK_P99_MS:.0f} ms: "
         f"{'met' if max(percentile(open_acks, 99), percentile(submit_acks, 99)) < TARGET_ACK_P99_MS else 'MISSED'}"
     )
+    return {
+        "open_ack_p99": percentile(open_acks, 99),
+        "submit_ack_p99": percentile(submit_acks, 99),
+        "ready_p50": median_ready,
+        "ready_p99": percentile(ready, 99),
+        "calls": statistics.median(calls),
+        "trips": statistics.median(trips),
+    }
 
 
 if __name__ == "__main__":

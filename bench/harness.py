@@ -21,8 +21,12 @@ def percentile(values: list[float], q: float) -> float:
 
 
 @asynccontextmanager
-async def bot_process(slack: SlackSandbox, database_url: str) -> AsyncIterator[None]:
-    """`python -m bot run` against ``slack`` on ``database_url``, connected; stopped on exit."""
+async def bot_process(
+    slack: SlackSandbox, database_url: str
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """`python -m bot run` against ``slack`` on ``database_url``, connected; stopped on exit.
+
+    Yields the process, so a bench can read its resident memory (`rss_mb`)."""
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
     env.update(
         SLACK_BOT_TOKEN=slack.bot_token,
@@ -38,7 +42,45 @@ async def bot_process(slack: SlackSandbox, database_url: str) -> AsyncIterator[N
     )
     try:
         await slack.wait_for_connection(timeout=60)
-        yield
+        yield bot
     finally:
         bot.terminate()
         await bot.wait()
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process in MiB, from VmRSS in /proc/<pid>/status (Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def server_url() -> str:
+    """The PostgreSQL server the benches create their databases on (TEST_DATABASE_URL)."""
+    url = os.environ.get("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
+    return url.replace("postgresql://", "postgres://", 1)
+
+
+@asynccontextmanager
+async def fresh_postgres() -> AsyncIterator[str]:
+    """A new, empty PostgreSQL database on `server_url()`, dropped on exit; yields its URL."""
+    import uuid
+
+    import asyncpg
+
+    name = f"ff_bench_{uuid.uuid4().hex[:10]}"
+    admin_url = server_url().replace("postgres://", "postgresql://", 1)
+    admin = await asyncpg.connect(admin_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    try:
+        yield f"{server_url().rpartition('/')[0]}/{name}"
+    finally:
+        admin = await asyncpg.connect(admin_url)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
