@@ -32,6 +32,11 @@ class CallbackId(StrEnum):
     FOLLOWUP_MODAL = "followup.modal"
     """A follow-up's text (from a timeline entry's menu, or after the follow-up picker)."""
     PICK_FOLLOWUP_INCIDENT_MODAL = "followup.pick_modal"
+    PICK_POSTMORTEM_INCIDENT_MODAL = "postmortem.pick_modal"
+    PICK_PAGE_INCIDENT_MODAL = "incident.pick_page_incident"
+    """The incident pickers of subcommands typed outside an incident channel: one callback per
+    subcommand, so that its submission carries that subcommand on (``PICK_INCIDENT_MODAL`` is the
+    manage subcommands' picker, which opens their modal next)."""
 
 
 class ActionId(StrEnum):

@@ -829,15 +829,17 @@ def incident_picker_modal(
     styles: Mapping[Priority, PriorityStyle],
     prompt: str,
     extra: Mapping[str, JsonValue] | None = None,
+    callback_id: str = CallbackId.PICK_INCIDENT_MODAL,
 ) -> View:
     """A select of the incidents the user may act on (the first 100, in the order given).
     ``prompt`` is mrkdwn written by the caller; ``action`` and ``extra`` come back in
-    ``parse_picker`` (keep ``extra`` small: ids and timestamps, not message texts)."""
+    ``parse_picker`` (keep ``extra`` small: ids and timestamps, not message texts).
+    ``callback_id`` says which listener gets the submission (a subcommand with its own picker)."""
     metadata = _dumps({"action": action, "extra": dict(extra or {})})
     blocks: list[Block] = [section_block(prompt)]
     if not incidents:
         blocks.append(section_block("There is no open incident you can act on."))
-        return modal_view(CallbackId.PICK_INCIDENT_MODAL, "Choose an incident", blocks, metadata)
+        return modal_view(callback_id, "Choose an incident", blocks, metadata)
     options = [_incident_option(i, styles) for i in incidents[:MAX_OPTIONS]]
     blocks.append(
         input_block(
@@ -858,9 +860,7 @@ def incident_picker_modal(
                 "incident's channel to act on another one."
             )
         )
-    return modal_view(
-        CallbackId.PICK_INCIDENT_MODAL, "Choose an incident", blocks, metadata, submit="Next"
-    )
+    return modal_view(callback_id, "Choose an incident", blocks, metadata, submit="Next")
 
 
 def parse_picker(view: Mapping[str, Any]) -> PickerChoice:

@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.blocks.help import Message
+from bot.blocks.ids import CallbackId
 from bot.blocks.text import escape, local_time, truncate
 from bot.config import PagerDutyService
 from bot.domain.incident import Incident
@@ -25,8 +26,8 @@ MAX_SECTIONS = 40
 ONCALL_BLOCK_ID = "declare.oncall"
 """The declare modal's on-call section (its position says what it is; nothing reads it back)."""
 PAGERDUTY_OFF = "PagerDuty is not configured for FireFighter: there is no on-call to show or page."
-PICK_PAGE_INCIDENT_CALLBACK = "incident.pick_page_incident"
-"""The incident picker of ``/incident page`` outside an incident channel."""
+PICK_PAGE_INCIDENT_CALLBACK = CallbackId.PICK_PAGE_INCIDENT_MODAL
+"""The incident picker of ``/incident page`` outside an incident channel (its id lives in ids.py)."""
 
 
 def _section(text: str, block_id: str | None = None) -> Block:

@@ -7,13 +7,13 @@ from typing import Any
 
 from bot.blocks.fields import section_block
 from bot.blocks.help import Message
+from bot.blocks.ids import CallbackId
 from bot.blocks.incident import link, safe
 from bot.blocks.text import escape, truncate
 from bot.domain.incident import Incident
 
-PICK_POSTMORTEM_INCIDENT_CALLBACK = "postmortem.pick_modal"
-"""The picker's callback outside an incident channel (kept beside its messages, as the other
-features' own pickers are)."""
+PICK_POSTMORTEM_INCIDENT_CALLBACK = CallbackId.PICK_POSTMORTEM_INCIDENT_MODAL
+"""The picker's callback outside an incident channel (its id lives in ids.py with the others)."""
 CONFLUENCE_OFF = "Post-mortems are written in Confluence, which is not configured for FireFighter."
 NO_INCIDENT = "There is no incident whose post-mortem you can write."
 
