@@ -9,12 +9,11 @@ modal's submission is carried out before its ack, so that any refusal shows on i
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Mapping
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
-from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks.followup import (
@@ -27,22 +26,20 @@ from bot.blocks.followup import (
     parse_followup_modal,
     parse_followup_text,
 )
-from bot.blocks.help import Message, error_message
+from bot.blocks.help import error_message
 from bot.blocks.ids import BlockId, CallbackId
-from bot.blocks.manage import FormInvalid, incident_picker_modal, parse_picker
+from bot.blocks.manage import FormInvalid
 from bot.domain.errors import UserFacingError
-from bot.domain.incident import Actor, Incident
+from bot.domain.incident import Actor, Incident, JsonValue
 from bot.service import FOLLOWUP_MAX_LENGTH, IncidentService
 from handlers.background import Background
 from handlers.command import CommandCall, CommandRouter
-from handlers.reply import actor_of, picker_respond, tell_user
+from handlers.picker import IncidentAction, Reply, incident_action
+from handlers.reply import actor_of, tell_user
 
 ADD_FOLLOWUPS = "add follow-ups to"
 """What an access refusal says the person may not do (the service's words for it)."""
 NO_INCIDENT = "There is no incident you can add a follow-up to."
-
-Reply = Callable[[Message], Awaitable[None]]
-"""Shows a message to the person who asked."""
 
 
 def followup_view(
@@ -90,43 +87,31 @@ def register(
         )
         await reply(followup_added_message(incident, followup))
 
-    def replying(respond: AsyncRespond) -> Reply:
-        async def reply(message: Message) -> None:
-            await respond(
-                text=message["text"], blocks=message.get("blocks"), response_type="ephemeral"
-            )
-
-        return reply
-
     # --- /incident followup [text] ---------------------------------------------------------------
 
-    async def followup_here(call: CommandCall, text: str | None) -> None:
-        reply = replying(call.respond)
-        incident = await service.incident_in_channel(call.channel_id)
-        if incident is not None:
-            await add_or_list(incident.id, text, call.user_id, call.trigger_id, reply)
-            return
-        incidents = await service.incidents_to_act_on(call.user_id, include_closed=True)
-        if not incidents:
-            await reply(error_message(NO_INCIDENT))
-            return
-        extra: dict[str, Any] = {
-            "response_url": call.body.get("response_url"),
-            "intent": call.trigger_id,
-        }
-        if text is not None:
-            extra["text"] = text
-        view = incident_picker_modal(
-            incidents,
+    def carry(text: str | None) -> dict[str, JsonValue]:
+        return {} if text is None else {"text": text}
+
+    def restore(extra: Mapping[str, Any]) -> str | None:
+        text = extra.get("text")
+        return text if isinstance(text, str) else None
+
+    followup_here = incident_action(
+        app,
+        service,
+        background,
+        IncidentAction(
             action="followup",
-            styles=service.priority_styles,
-            prompt="Add the follow-up to which incident?" if text else "Whose follow-ups?",
-            extra=extra,
-        )
-        await call.client.views_open(
-            trigger_id=call.trigger_id,
-            view={**view, "callback_id": CallbackId.PICK_FOLLOWUP_INCIDENT_MODAL.value},
-        )
+            callback_id=CallbackId.PICK_FOLLOWUP_INCIDENT_MODAL,
+            perform=add_or_list,
+            prompt=lambda text: (
+                "Add the follow-up to which incident?" if text else "Whose follow-ups?"
+            ),
+            no_incident=NO_INCIDENT,
+            carry=carry,
+            restore=restore,
+        ),
+    )
 
     async def handle_followup_command(call: CommandCall) -> None:
         if not service.jira:
@@ -150,40 +135,6 @@ def register(
         "Add a follow-up action (a Jira issue linked to the incident's ticket), or list them",
         handle_followup_command,
     )
-
-    async def handle_followup_picker_submission(
-        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
-    ) -> None:
-        try:
-            choice = parse_picker(view)
-        except FormInvalid as invalid:
-            await ack(response_action="errors", errors=invalid.errors)
-            return
-        await ack()
-        respond = picker_respond(choice.extra)
-        text = choice.extra.get("text")
-        intent = str(choice.extra.get("intent") or body["view"]["id"])
-
-        async def reply(message: Message) -> None:
-            if respond is None:
-                await tell_user(client, body, message)
-            else:
-                await replying(respond)(message)
-
-        background.after_ack(
-            add_or_list(
-                choice.incident_id,
-                text if isinstance(text, str) else None,
-                str(actor_of(body)),
-                intent,
-                reply,
-            ),
-            body=body,
-            client=client,
-            respond=respond,
-        )
-
-    app.view(CallbackId.PICK_FOLLOWUP_INCIDENT_MODAL.value)(handle_followup_picker_submission)
 
     # --- the modal of a timeline entry's "Make it a follow-up…" ----------------------------------
 

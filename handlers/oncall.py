@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
-from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import page as paging
 from bot.blocks.declare import DeclarePrefill, declare_modal, preview_decision
-from bot.blocks.help import Message, error_message
-from bot.blocks.manage import FormInvalid, incident_picker_modal, parse_picker
+from bot.blocks.help import error_message
 from bot.blocks.oncall import (
     PAGERDUTY_OFF,
     PICK_PAGE_INCIDENT_CALLBACK,
@@ -37,7 +36,7 @@ from bot.domain.incident import Actor, Incident
 from bot.service import IncidentService
 from handlers.background import Background
 from handlers.command import CommandCall, CommandRouter
-from handlers.reply import actor_of, picker_respond, tell_user
+from handlers.picker import IncidentAction, Reply, incident_action
 
 log = logging.getLogger("firefighter.pagerduty")
 
@@ -159,10 +158,31 @@ def register(
     # --- /incident page [service] ---------------------------------------------------------------
 
     async def page(
-        incident_id: int, keys: list[str] | None, user_id: str, intent_key: str
-    ) -> Message:
+        incident_id: int, keys: list[str] | None, user_id: str, intent_key: str, reply: Reply
+    ) -> None:
         pages = await service.page(incident_id, keys, by=Actor.user(user_id), intent_key=intent_key)
-        return page_reply_message(await service.require(incident_id), pages)
+        await reply(page_reply_message(await service.require(incident_id), pages))
+
+    def restore(extra: Mapping[str, Any]) -> list[str] | None:
+        keys = extra.get("keys")
+        return [str(k) for k in keys] if isinstance(keys, list) and keys else None
+
+    page_here = incident_action(
+        app,
+        service,
+        background,
+        IncidentAction(
+            action="page",
+            callback_id=PICK_PAGE_INCIDENT_CALLBACK,
+            perform=page,
+            prompt=lambda _: "Page on-call for which incident?",
+            no_incident=NO_INCIDENT,
+            carry=lambda keys: {"keys": list(keys or [])},
+            restore=restore,
+            include_closed=False,
+            offered=lambda incident: incident.is_open,
+        ),
+    )
 
     async def handle_page_command(call: CommandCall) -> None:
         if service.pager is None:
@@ -182,62 +202,9 @@ def register(
         await call.ack()
         call.later(page_here(call, keys))
 
-    async def page_here(call: CommandCall, keys: list[str] | None) -> None:
-        incident = await service.incident_in_channel(call.channel_id)
-        if incident is not None:
-            # The trigger id is the intent: Slack redelivering this very command pages once.
-            await call.respond(**await page(incident.id, keys, call.user_id, call.trigger_id))
-            return
-        incidents = [i for i in await service.incidents_to_act_on(call.user_id) if i.is_open]
-        if not incidents:
-            await call.respond(**error_message(NO_INCIDENT))
-            return
-        view = incident_picker_modal(
-            incidents,
-            action="page",
-            styles=service.priority_styles,
-            prompt="Page on-call for which incident?",
-            extra={
-                "keys": list(keys or []),
-                "response_url": call.body.get("response_url"),
-                "intent": call.trigger_id,
-            },
-        )
-        await call.client.views_open(
-            trigger_id=call.trigger_id, view={**view, "callback_id": PICK_PAGE_INCIDENT_CALLBACK}
-        )
-
     router.add(
         "page",
         "page [service]",
         "Page on-call in PagerDuty (the category's services, or the one named); once per service",
         handle_page_command,
     )
-
-    async def handle_page_picker_submission(
-        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
-    ) -> None:
-        try:
-            choice = parse_picker(view)
-        except FormInvalid as invalid:
-            await ack(response_action="errors", errors=invalid.errors)
-            return
-        await ack()
-        respond = picker_respond(choice.extra)
-        raw_keys = choice.extra.get("keys")
-        keys = [str(k) for k in raw_keys] if isinstance(raw_keys, list) and raw_keys else None
-        intent = str(choice.extra.get("intent") or body["view"]["id"])
-        user_id = str(actor_of(body))
-
-        async def reply() -> None:
-            message = await page(choice.incident_id, keys, user_id, intent)
-            if respond is None:
-                await tell_user(client, body, message)
-            else:
-                await respond(
-                    text=message["text"], blocks=message.get("blocks"), response_type="ephemeral"
-                )
-
-        background.after_ack(reply(), body=body, client=client, respond=respond)
-
-    app.view(PICK_PAGE_INCIDENT_CALLBACK)(handle_page_picker_submission)
