@@ -6,17 +6,12 @@ usage; the queries, the chart and the uploads run after the ack."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
-from slack_bolt.context.ack.async_ack import AsyncAck
-from slack_bolt.context.respond.async_respond import AsyncRespond
-from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.blocks.help import Message, error_message
 from bot.blocks.ids import CallbackId
-from bot.blocks.manage import FormInvalid, incident_picker_modal, parse_picker
 from bot.blocks.report import (
     cost_added_message,
     costs_message,
@@ -25,17 +20,18 @@ from bot.blocks.report import (
     usage_message,
 )
 from bot.domain.cost import CostDraft, CostInvalid, parse_cost
-from bot.domain.incident import Actor
+from bot.domain.incident import Actor, JsonValue
 from bot.domain.stats import Period, PeriodInvalid
 from bot.service import IncidentService
 from handlers.background import Background
 from handlers.command import CommandCall, CommandRouter
-from handlers.reply import actor_of, picker_respond, tell_user
+from handlers.picker import IncidentAction, Reply, incident_action
 
 NO_INCIDENT = "There is no incident you can add a cost to."
 
 
-def _draft_json(draft: CostDraft) -> dict[str, str]:
+def _draft_json(draft: CostDraft) -> dict[str, JsonValue]:
+    """The cost as the picker carries it (``parse_cost`` reads it back)."""
     return {
         "amount": str(draft.amount),
         "currency": draft.currency,
@@ -49,11 +45,6 @@ def register(
 ) -> None:
     command = service.catalog.slack.command
 
-    async def say(
-        respond: AsyncRespond | None, body: dict[str, Any], client: AsyncWebClient, message: Message
-    ) -> None:
-        await tell_user(client, body, message, respond=respond)
-
     # --- cost ----------------------------------------------------------------------------------
 
     async def add_or_list(
@@ -61,7 +52,7 @@ def register(
         draft: CostDraft | None,
         user_id: str,
         intent_key: str,
-        reply: Any,
+        reply: Reply,
     ) -> None:
         if draft is None:
             incident, entries = await service.costs_of(incident_id, user_id=user_id)
@@ -72,37 +63,26 @@ def register(
         )
         await reply(cost_added_message(await service.require(incident_id), entry, totals))
 
-    async def cost_here(call: CommandCall, draft: CostDraft | None) -> None:
-        async def reply(message: Message) -> None:
-            await call.respond(
-                text=message["text"], blocks=message.get("blocks"), response_type="ephemeral"
-            )
+    def restore(extra: Mapping[str, Any]) -> CostDraft | None:
+        raw = extra.get("cost")
+        if not isinstance(raw, dict):
+            return None
+        return parse_cost(f"{raw['amount']} {raw['currency']} {raw['kind']} {raw.get('note', '')}")
 
-        incident = await service.incident_in_channel(call.channel_id)
-        if incident is not None:
-            await add_or_list(incident.id, draft, call.user_id, call.trigger_id, reply)
-            return
-        incidents = await service.incidents_to_act_on(call.user_id, include_closed=True)
-        if not incidents:
-            await reply(error_message(NO_INCIDENT))
-            return
-        extra: dict[str, Any] = {
-            "response_url": call.body.get("response_url"),
-            "intent": call.trigger_id,
-        }
-        if draft is not None:
-            extra["cost"] = _draft_json(draft)
-        view = incident_picker_modal(
-            incidents,
+    cost_here = incident_action(
+        app,
+        service,
+        background,
+        IncidentAction(
             action="cost",
-            styles=service.priority_styles,
-            prompt="Add the cost to which incident?" if draft else "Whose costs?",
-            extra=extra,
-        )
-        await call.client.views_open(
-            trigger_id=call.trigger_id,
-            view={**view, "callback_id": CallbackId.PICK_COST_INCIDENT_MODAL.value},
-        )
+            callback_id=CallbackId.PICK_COST_INCIDENT_MODAL,
+            perform=add_or_list,
+            prompt=lambda draft: "Add the cost to which incident?" if draft else "Whose costs?",
+            no_incident=NO_INCIDENT,
+            carry=lambda draft: {} if draft is None else {"cost": _draft_json(draft)},
+            restore=restore,
+        ),
+    )
 
     async def handle_cost_command(call: CommandCall) -> None:
         draft: CostDraft | None = None
@@ -121,37 +101,6 @@ def register(
         "Add a cost (lost revenue, refunds…) to the incident, or list its costs",
         handle_cost_command,
     )
-
-    async def handle_cost_picker_submission(
-        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
-    ) -> None:
-        try:
-            choice = parse_picker(view)
-        except FormInvalid as invalid:
-            await ack(response_action="errors", errors=invalid.errors)
-            return
-        await ack()
-        user_id = str(actor_of(body))
-        respond = picker_respond(choice.extra)
-        raw = choice.extra.get("cost")
-        draft = (
-            parse_cost(f"{raw['amount']} {raw['currency']} {raw['kind']} {raw.get('note', '')}")
-            if isinstance(raw, dict)
-            else None
-        )
-        intent = str(choice.extra.get("intent") or body["view"]["id"])
-
-        async def reply(message: Message) -> None:
-            await say(respond, body, client, message)
-
-        background.after_ack(
-            add_or_list(choice.incident_id, draft, user_id, intent, reply),
-            body=body,
-            client=client,
-            respond=respond,
-        )
-
-    app.view(CallbackId.PICK_COST_INCIDENT_MODAL.value)(handle_cost_picker_submission)
 
     # --- stats and export ----------------------------------------------------------------------
 
