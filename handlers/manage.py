@@ -39,7 +39,6 @@ from bot.blocks.manage import (
     parse_convert,
     parse_milestone,
     parse_note,
-    parse_picker,
     parse_reopen,
     parse_roles,
     parse_status,
@@ -58,6 +57,7 @@ from bot.domain.priority import ResponseChange
 from bot.service import EDIT_MILESTONES, TIMELINE_PAGE_SIZE, IncidentService
 from handlers.background import Background
 from handlers.command import CommandCall, CommandRouter
+from handlers.picker import picked
 from handlers.reply import actor_of, picker_respond, tell_user
 
 OPEN_MODAL_PATTERN = re.compile(rf"^{re.escape(ActionId.OPEN_MODAL)}(\..+)?$")
@@ -246,10 +246,8 @@ def register(
     async def handle_pick_incident_submission(
         ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
     ) -> None:
-        try:
-            choice = parse_picker(view)
-        except FormInvalid as invalid:
-            await ack(response_action="errors", errors=invalid.errors)
+        choice = await picked(view, ack)
+        if choice is None:
             return
         user_id = str(actor_of(body))
         respond = picker_respond(choice.extra)
