@@ -1363,6 +1363,9 @@ class IncidentService:
         async with transaction():
             if not await idempotency.remember(f"attach:{intent_key}", now=now):
                 raise AlreadyDone("Those files are already on the ticket.")
+            # A ticket is edited like its incident (PRODUCT.md §5): a stranger's first 📎 is
+            # refused (and forgotten with the transaction); a repeat stays quiet, whoever adds it.
+            await self._require_manage(incident, by, "attach files to the ticket of")
             for file_id in file_ids:
                 await outbox.enqueue(
                     ticket.ATTACH,

@@ -9,25 +9,22 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import AsyncExitStack
 from typing import Any
 
 import pytest
-import pytest_asyncio
 import structlog
 
 from bot.domain.declaration import IncidentChanges
 from bot.domain.incident import Actor, Priority, Status
 from bot.log import configure_logging
-from bot.main import start_bot
 from sandbox.confluence import SandboxConfluence
 from sandbox.jira import SandboxJira
-from sandbox.jira.seed import seed_site
 from sandbox.pagerduty import SandboxPagerDuty
 from sandbox.slack import SlackSandbox
 from storage import models
-from tests.conftest import pagerduty_settings
+from tests.privacy.full import full_catalog, full_settings, start_full_bot
 from tests.workspace import Workspace, declare_and_wait, eventually, outage, outbox_idle
 
 
@@ -48,12 +45,6 @@ def captured() -> Iterator[io.StringIO]:
     logging.captureWarnings(False)
 
 
-@pytest_asyncio.fixture
-async def jira_cloud() -> AsyncIterator[SandboxJira]:
-    async with SandboxJira(mode="cloud") as sandbox:
-        yield sandbox
-
-
 async def test_no_log_line_outbox_error_or_timeline_text_contains_a_token_or_secret(
     db: object,
     slack: SlackSandbox,
@@ -65,25 +56,7 @@ async def test_no_log_line_outbox_error_or_timeline_text_contains_a_token_or_sec
     captured: io.StringIO,
 ) -> None:
     jira = jira_cloud
-    seeded = seed_site(jira, catalog, people=[("Alice Martin", "alice@example.com")])
-    parent = confluence.create_page_as(confluence.bot, "PM", "Incident post-mortems")
-    seeded = seeded.model_copy(
-        update={"confluence": seeded.confluence.model_copy(update={"parent_page_id": parent.id})}
-    )
-    settings: Any = pagerduty_settings(
-        slack,
-        pagerduty,
-        jira_url=jira.base_url,
-        jira_user=jira.bot.email,
-        jira_api_token=jira.bot.api_token,
-        jira_cloud=True,
-        jira_pull_seconds=3600,
-        confluence_url=confluence.base_url,
-        confluence_user=confluence.bot.email,
-        confluence_api_token=confluence.bot.api_token,
-        confluence_pull_seconds=3600,
-        log_level="DEBUG",
-    )
+    settings = full_settings(slack, jira, pagerduty, confluence, log_level="DEBUG")
     secrets = {
         "Slack bot token": slack.bot_token,
         "Slack app token": slack.app_token,
@@ -100,8 +73,7 @@ async def test_no_log_line_outbox_error_or_timeline_text_contains_a_token_or_sec
     pagerduty.inject_status(r"^/incidents$", 429, retry_after=0, method="POST")
     slack.inject_error("bookmarks.add", "channel_not_found")
     async with AsyncExitStack() as stack:
-        bot: Any = await start_bot(settings, seeded, stack)
-        await slack.wait_for_connection()
+        bot = await start_full_bot(stack, slack, settings, full_catalog(jira, confluence, catalog))
         incident = await declare_and_wait(
             bot, ws, outage(priority_override=Priority.P1, override_reason="all card payments")
         )
