@@ -29,7 +29,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.harness import bot_process, percentile  # noqa: E402
+from bench.harness import bot_process, percentile, seed_catalog_names  # noqa: E402
 from sandbox.slack import SlackSandbox  # noqa: E402
 
 BASELINE_READY_MS = 223.0
@@ -97,8 +97,7 @@ async def run(slack: SlackSandbox, url: str, runs: int, latency: float) -> dict[
     responder = slack.add_user("oncall")
     slack.add_usergroup("payments-oncall", [responder])
     announcements = slack.add_channel("incidents", bot=True)
-    for name in ("incidents-major", "deployments", "incidents-private"):
-        slack.add_channel(name, bot=True)
+    seed_catalog_names(slack, responder)
     channel = slack.add_channel("bench", members=[user])
     async with bot_process(slack, url):
         for _ in range(10):  # warm-up: imports, connection pools, the catalog's look-ups

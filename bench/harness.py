@@ -84,3 +84,26 @@ async def fresh_postgres() -> AsyncIterator[str]:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
             await admin.close()
+
+
+def seed_catalog_names(slack: SlackSandbox, member: str) -> None:
+    """Create every channel and user group the example catalog names that ``slack`` lacks, with
+    ``member`` in each group, as in a configured workspace. Without them, every access check asks
+    Slack for the missing incident-managers group again (an empty answer is not cached), which
+    would measure a misconfiguration, and under enforced rate tiers spend a tier-2 method."""
+    from bot.config import load_catalog
+    from bot.main import catalog_references
+
+    channels, groups, _ = catalog_references(load_catalog(None))
+    names = {c.name for c in slack.channels.values()}
+    for channel in channels:
+        name = channel.removeprefix("#")
+        if name not in names:
+            slack.add_channel(name, bot=True)
+            names.add(name)
+    handles = {g.handle for g in slack.ws.usergroups.values()}
+    for group in groups:
+        handle = group.removeprefix("@")
+        if handle not in handles:
+            slack.add_usergroup(handle, [member])
+            handles.add(handle)

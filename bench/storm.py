@@ -34,7 +34,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.harness import bot_process, fresh_postgres, percentile, rss_mb  # noqa: E402
+from bench.harness import bot_process, fresh_postgres, percentile, rss_mb, seed_catalog_names  # noqa: E402
 from sandbox.slack import SlackSandbox  # noqa: E402
 from sandbox.slack.ratelimit import POST_BURST, WINDOW  # noqa: E402
 from sandbox.slack.spec import TIER_PER_MINUTE, method_spec  # noqa: E402
@@ -127,8 +127,7 @@ async def measure(declarations: int, within: float, settle_timeout: float = 900.
         responder = slack.add_user("oncall")
         slack.add_usergroup("payments-oncall", [responder])
         announcements = slack.add_channel("incidents", bot=True)
-        for name in ("incidents-major", "deployments", "incidents-private"):
-            slack.add_channel(name, bot=True)
+        seed_catalog_names(slack, responder)
         channel = slack.add_channel("storm", members=people)
         async with bot_process(slack, url) as bot:
             for _ in range(5):  # warm-up: imports, connection pools (help makes no API call)

@@ -21,7 +21,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.harness import bot_process, fresh_postgres, percentile  # noqa: E402
+from bench.harness import bot_process, fresh_postgres, percentile, seed_catalog_names  # noqa: E402
 from sandbox.slack import SlackSandbox  # noqa: E402
 
 TARGET_P99_MS = {20.0: 10.0, 100.0: 20.0}
@@ -51,9 +51,7 @@ async def measure(rates: list[float], seconds: float) -> list[Sustained]:
     results: list[Sustained] = []
     async with fresh_postgres() as url, SlackSandbox() as slack:
         people = [slack.add_user(f"load{n:02d}") for n in range(PEOPLE)]
-        slack.add_channel("incidents", bot=True)
-        for name in ("incidents-major", "deployments", "incidents-private"):
-            slack.add_channel(name, bot=True)
+        seed_catalog_names(slack, slack.add_user("oncall"))
         channel = slack.add_channel("load", members=people)
         async with bot_process(slack, url):
             for person in people:
