@@ -30,8 +30,10 @@ from bot.blocks.declare import (
 )
 from bot.blocks.help import Message
 from bot.blocks.ids import ActionId, CallbackId
+from bot.blocks.state import row_id
 from bot.blocks.text import escape
 from bot.domain.declaration import Declaration, SourceMessage
+from bot.domain.errors import UserFacingError
 from bot.domain.incident import Actor, Incident, ResponseType
 from bot.service import IncidentService
 from handlers.background import Background
@@ -131,6 +133,8 @@ def register(
         ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
     ) -> None:
         await ack()
+        if not isinstance(body.get("view"), dict):
+            return  # impact and category selects live in the declare modal: not one of ours
         background.after_ack(rerender(client, body), body=body, client=client)
 
     async def rerender(client: AsyncWebClient, body: dict[str, Any]) -> None:
@@ -149,7 +153,10 @@ def register(
         ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
     ) -> None:
         await ack()
-        background.after_ack(join(client, body, int(action["value"])), body=body, client=client)
+        incident_id = row_id(action.get("value"))
+        if incident_id is None:
+            raise UserFacingError("This button is out of date: declare again to see it anew.")
+        background.after_ack(join(client, body, incident_id), body=body, client=client)
 
     async def join(client: AsyncWebClient, body: dict[str, Any], incident_id: int) -> None:
         incident = await service.join(incident_id, by=Actor.user(body["user"]["id"]))

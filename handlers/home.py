@@ -31,11 +31,15 @@ def register(app: AsyncApp, publisher: HomePublisher, background: Background) ->
     async def handle_home_opened_event(
         body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient
     ) -> None:
-        if event.get("tab", "home") != "home":
-            return
-        view = event.get("view") or {}
-        filters = HomeFilters.from_metadata(view["private_metadata"]) if view else None
-        background.after_ack(publisher.opened(event["user"], filters), body=body, client=client)
+        user = event.get("user")
+        if event.get("tab", "home") != "home" or not isinstance(user, str) or not user:
+            return  # the Messages tab, or an event without a user: nobody's Home to publish
+        view = event.get("view")
+        metadata = view.get("private_metadata") if isinstance(view, dict) else None
+        filters = HomeFilters.from_metadata(metadata if isinstance(metadata, str) else None)
+        background.after_ack(
+            publisher.opened(user, filters if view else None), body=body, client=client
+        )
 
     async def handle_home_filter_action(
         ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient

@@ -49,6 +49,7 @@ from bot.blocks.manage import (
     status_modal,
     update_modal,
 )
+from bot.blocks.state import row_id
 from bot.blocks.timeline import milestones_modal
 from bot.domain.errors import UserFacingError
 from bot.domain.incident import Actor, Incident, Milestone, Status
@@ -430,6 +431,8 @@ def register(
         incident_id, kind = _split(action)
         if kind == LINK_OPTION:
             return  # the Home's "Open channel": Slack opens its URL, nothing to do here
+        if kind not in ACTIONS or kind == "milestone":  # "milestone" is a close-gate fix
+            raise UserFacingError("This button is out of date: open the incident again.")
         user_id = str(actor_of(body))
 
         async def open_it() -> None:
@@ -479,6 +482,8 @@ def register(
             )
             return
         if kind == Fix.SET_MILESTONE:
+            if argument not in {m.value for m in Milestone}:
+                raise UserFacingError("This button is out of date: close the incident again.")
             incident = await service.require_may_act(incident_id, user_id, ACTIONS["milestone"])
             view = milestone_modal(incident, Milestone(argument), service.timezone)
         else:
@@ -496,6 +501,8 @@ def register(
     ) -> None:
         await ack()
         incident_id, page = _split(action)
+        if row_id(page) is None:
+            raise UserFacingError("This button is out of date: run `/incident timeline` again.")
         background.after_ack(
             show_timeline(
                 incident_id, max(1, int(page)), respond, str(actor_of(body)), replace=True
@@ -511,10 +518,11 @@ def register(
 def _split(action: dict[str, Any]) -> tuple[int, str]:
     """``"<incident id>:<rest>"`` of a button's value (or of the option picked in a menu)."""
     value = action.get("value") or (action.get("selected_option") or {}).get("value")
-    incident_id, _, rest = str(value or "").partition(":")
-    if not incident_id.isdigit():
+    head, _, rest = str(value or "").partition(":")
+    incident_id = row_id(head)
+    if incident_id is None:
         raise UserFacingError("This button is out of date: open the incident again.")
-    return int(incident_id), rest
+    return incident_id, rest
 
 
 def _view_id(body: dict[str, Any]) -> str | None:

@@ -139,7 +139,9 @@ def register(
     async def handle_message_changed_event(
         body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient
     ) -> None:
-        message = event.get("message") or {}
+        message = event.get("message")
+        if not isinstance(message, dict):
+            return  # Slack always sends it: a malformed event
         channel_id, ts = event.get("channel"), message.get("ts")
         if not channel_id or not ts or message.get("bot_id") or message.get("subtype"):
             return  # PRODUCT §5: bots' messages (the bot's own summaries included) are ignored
@@ -151,7 +153,8 @@ def register(
         body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient
     ) -> None:
         channel_id, ts = event.get("channel"), event.get("deleted_ts")
-        if not channel_id or not ts or (event.get("previous_message") or {}).get("bot_id"):
+        previous = event.get("previous_message")
+        if not channel_id or not ts or (isinstance(previous, dict) and previous.get("bot_id")):
             return
         background.after_ack(source_deleted(channel_id, ts), body=body, client=client)
 
@@ -245,7 +248,9 @@ def register(
 
 def _reaction_target(event: dict[str, Any], emoji: set[str]) -> tuple[str, str] | None:
     """(channel, ts) of a reaction on a message with one of ``emoji``; None for anything else."""
-    item = event.get("item") or {}
+    item = event.get("item")
+    if not isinstance(item, dict):
+        return None  # Slack always sends one: a malformed event
     if event.get("reaction") not in emoji or item.get("type") != "message":
         return None
     if not item.get("channel") or not item.get("ts") or not event.get("user"):

@@ -34,7 +34,7 @@ from bot.blocks.timeline import (
     timeline_notice_view,
     timeline_strike_modal,
 )
-from bot.domain.errors import AccessDenied
+from bot.domain.errors import AccessDenied, UserFacingError
 from bot.domain.incident import Actor
 from bot.domain.milestones import MilestoneBatchRefused
 from bot.domain.timeline import EntryField, TimelineEditRefused
@@ -54,7 +54,12 @@ def register(
         ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
     ) -> None:
         await ack()
-        kind, entry_id = parse_entry_menu(action)
+        try:
+            kind, entry_id = parse_entry_menu(action)
+        except ValueError:
+            raise UserFacingError(
+                "This menu is out of date: run `/incident timeline` again."
+            ) from None
         user_id = str(actor_of(body))
 
         async def open_it() -> None:

@@ -90,11 +90,26 @@ class HomeFilters:
         priority = data.get("priority")
         page = data.get("page")
         return cls(
-            category=category if isinstance(category, str) and category else None,
+            category=_category(category) if isinstance(category, str) else None,
             priority=Priority(priority) if priority in {int(p) for p in Priority} else None,
             mine=data.get("mine") is True,
-            page=page if isinstance(page, int) and page >= 0 else 0,
+            page=_page(page) if isinstance(page, int) and page >= 0 else 0,
         )
+
+
+CATEGORY_KEY_MAX_LENGTH = 100
+"""The longest category key the database holds: a longer filter value (a forged or corrupted
+click) matches nothing, and would fail the query's validation, so it reads as "all"."""
+LAST_PAGE = 10_000
+"""Far past any real list: a larger page number (forged) would overflow the query's offset."""
+
+
+def _category(value: str) -> str | None:
+    return value if value and len(value) <= CATEGORY_KEY_MAX_LENGTH else None
+
+
+def _page(page: int) -> int:
+    return min(page, LAST_PAGE)
 
 
 def apply_home_action(filters: HomeFilters, action: Mapping[str, Any]) -> HomeFilters:
@@ -103,15 +118,20 @@ def apply_home_action(filters: HomeFilters, action: Mapping[str, Any]) -> HomeFi
     action_id = action.get("action_id")
     chosen = (action.get("selected_option") or {}).get("value")
     if action_id == ActionId.HOME_FILTER_CATEGORY:
-        return replace(filters, category=None if chosen in (None, ALL) else str(chosen), page=0)
+        category = None if chosen in (None, ALL) else _category(str(chosen))
+        return replace(filters, category=category, page=0)
     if action_id == ActionId.HOME_FILTER_PRIORITY:
-        priority = None if chosen in (None, ALL) else Priority.parse(str(chosen))
+        try:
+            priority = None if chosen in (None, ALL) else Priority.parse(str(chosen))
+        except ValueError:  # not an option the Home offers (a stale or forged click): all
+            priority = None
         return replace(filters, priority=priority, page=0)
     if action_id == ActionId.HOME_FILTER_MINE:
         return replace(filters, mine=chosen == "mine", page=0)
     if action_id == ActionId.HOME_SHOW_MORE:
         value = str(action.get("value") or "")
-        return replace(filters, page=int(value) if value.isdigit() else filters.page + 1)
+        page = int(value) if value.isascii() and value.isdecimal() else filters.page + 1
+        return replace(filters, page=_page(page))
     if action_id == ActionId.HOME_FIRST_PAGE:
         return replace(filters, page=0)
     return filters

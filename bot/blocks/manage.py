@@ -127,6 +127,8 @@ _REOPEN_TARGETS: dict[Status, tuple[Status, ...]] = {
     Status.CLOSED: (Status.INVESTIGATING,),
 }
 _USER_ID = re.compile(r"^[UW][A-Z0-9]+$")
+USER_ID_MAX_LENGTH = 32
+"""The longest user id the database holds (Slack's are about 11 characters)."""
 _REFERENCE = re.compile(r"^#?\s*([0-9]+)$")
 
 
@@ -451,12 +453,17 @@ def parse_roles(view: Mapping[str, Any]) -> dict[str, str]:
     """Role key → user id for every role with someone chosen (absent: nobody)."""
     values = state.values_of(view)
     roles: dict[str, str] = {}
+    errors: dict[str, str] = {}
     for block_id in values:
         if not block_id.startswith(BlockId.ROLE_PREFIX):
             continue
         user = state.single(values, block_id)
-        if user:
+        if user and (len(user) > USER_ID_MAX_LENGTH or not _USER_ID.match(user)):
+            errors[block_id] = "Choose someone from the list."  # not a Slack user id: forged
+        elif user:
             roles[block_id.removeprefix(BlockId.ROLE_PREFIX)] = user
+    if errors:
+        raise FormInvalid(errors)
     commander = f"{BlockId.ROLE_PREFIX}{BuiltinRole.COMMANDER}"
     if BuiltinRole.COMMANDER not in roles:
         raise FormInvalid({commander: "An incident always has a commander: choose someone."})
@@ -1011,7 +1018,7 @@ def _incident_option(
 
 
 def _incident_id(value: str | None) -> int | None:
-    return int(value) if value is not None and value.isdigit() and int(value) > 0 else None
+    return state.row_id(value)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -34,7 +34,9 @@ def value(values: Mapping[str, Any], block_id: str) -> JsonValue:
         option = entry.get("selected_option")
         return str_or_none(option.get("value")) if isinstance(option, Mapping) else None
     if kind in ("multi_static_select", "checkboxes"):
-        options = entry.get("selected_options") or []
+        options = entry.get("selected_options")
+        if not isinstance(options, list):
+            return []
         return [str(o["value"]) for o in options if isinstance(o, Mapping) and "value" in o]
     if kind == "users_select":
         return str_or_none(entry.get("selected_user"))
@@ -86,6 +88,20 @@ def picked_time(values: Mapping[str, Any], block_id: str) -> int | None:
     if not LATEST_PICKED_TIME >= stamp >= 0:  # also false for NaN
         return None
     return int(stamp)
+
+
+MAX_ID = 2**31 - 1
+"""The largest id PostgreSQL's ``integer`` holds (incidents, timeline entries)."""
+
+
+def row_id(text: object) -> int | None:
+    """An id carried in a button's value or a picker's option: ASCII digits only (``isdigit``
+    also accepts "²", which ``int`` refuses), from 1 to ``MAX_ID``; ``None`` for anything else
+    (a stale or forged value), which the caller refuses in words."""
+    if not isinstance(text, str) or not text.isascii() or not text.isdecimal():
+        return None
+    found = int(text)
+    return found if 0 < found <= MAX_ID else None
 
 
 def str_or_none(found: object) -> str | None:

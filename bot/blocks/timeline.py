@@ -76,10 +76,11 @@ def parse_entry_menu(action: Mapping[str, Any]) -> tuple[str, int]:
     """``(EDIT, STRIKE or FOLLOWUP, entry id)`` of a click in ``entry_menu``."""
     selected = action.get("selected_option")
     raw = selected.get("value") if isinstance(selected, Mapping) else None
-    kind, _, entry_id = str(raw or "").partition(":")
-    if kind not in (EDIT, STRIKE, FOLLOWUP) or not entry_id.isdigit():
+    kind, _, entry = str(raw or "").partition(":")
+    entry_id = state.row_id(entry)
+    if kind not in (EDIT, STRIKE, FOLLOWUP) or entry_id is None:
         raise ValueError(f"not a timeline entry menu choice: {raw!r}")
-    return kind, int(entry_id)
+    return kind, entry_id
 
 
 # ---------------------------------------------------------------------------------------------------

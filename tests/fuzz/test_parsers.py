@@ -95,6 +95,18 @@ def parse_or_refuse(name: str, view: dict[str, Any]) -> None:
     },
     metadata=json.dumps({"incident_id": 1, "shown": {}}),
 )
+@example(
+    name="note",
+    values={BlockId.NOTE: {"a": {"type": "checkboxes", "selected_options": True}}},
+    metadata=json.dumps({"incident_id": 1, "version": 1}),
+)
+@example(
+    name="roles",
+    values={
+        "role.commander": {"a": {"type": "users_select", "selected_user": "U" + "0" * 32}},
+    },
+    metadata=json.dumps({"incident_id": 1, "version": 1}),
+)
 def test_every_parser_answers_any_state_with_a_value_or_a_refusal_in_words(
     name: str, values: dict[str, Any], metadata: str
 ) -> None:
