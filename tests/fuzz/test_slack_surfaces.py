@@ -13,6 +13,7 @@ closed, background work drained, logs cleared)."""
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from typing import Any
@@ -21,10 +22,11 @@ import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from bot.blocks.ids import ActionId
+from bot.blocks.ids import ActionId, CallbackId
 from sandbox.slack import SlackSandbox
+from sandbox.slack.state import View
 from storage import models
-from tests.fuzz.strategies import elements, json_values, texts
+from tests.fuzz.strategies import BLOCK_IDS, elements, json_values, texts
 from tests.workspace import Workspace, declare_and_wait, outbox_idle
 
 FUZZ = settings(
@@ -202,6 +204,112 @@ async def test_every_modal_submitted_with_random_values_is_refused_in_words_or_a
             b.get("block_id") for b in view.payload.get("blocks") or [] if b["type"] == "input"
         }
         assert answer["errors"] and set(answer["errors"]) <= inputs
+    await surfaces.close_modals(alice)
+    await surfaces.check(caplog)
+
+
+PICKERS = (
+    CallbackId.PICK_INCIDENT_MODAL,
+    CallbackId.PICK_COST_INCIDENT_MODAL,
+    CallbackId.PICK_FOLLOWUP_INCIDENT_MODAL,
+    CallbackId.PICK_PAGE_INCIDENT_MODAL,
+    CallbackId.PICK_POSTMORTEM_INCIDENT_MODAL,
+)
+
+
+def metadata_for(callback: str, incident: int, version: int, entry: int) -> dict[str, Any]:
+    """What the builder of ``callback`` stores in ``private_metadata`` (its keys and types)."""
+    if callback in PICKERS:
+        return {"action": "note", "extra": {}}
+    if callback == CallbackId.ADD_TO_TIMELINE_MODAL:
+        return {"source": {"channel": "C0UNKNOWN", "ts": "1.000001"}}
+    if callback == CallbackId.TIMELINE_EDIT_MODAL:
+        return {"incident_id": incident, "entry_id": entry, "shown_at": 1_700_000_000}
+    if callback == CallbackId.TIMELINE_STRIKE_MODAL:
+        return {"incident_id": incident, "entry_id": entry}
+    if callback == CallbackId.MILESTONES_MODAL:
+        return {"incident_id": incident, "version": version, "shown": {}}
+    if callback == CallbackId.MILESTONE_MODAL:
+        return {"incident_id": incident, "version": version, "milestone": "detected_at"}
+    if callback == CallbackId.FOLLOWUP_MODAL:
+        return {"incident_id": incident, "channel": None}
+    return {"incident_id": incident, "version": version}
+
+
+@FUZZ
+@given(
+    callback=st.sampled_from(
+        [*PICKERS, *(c for c in CallbackId if "modal" in c.value and c not in PICKERS)]
+    ),
+    values=st.dictionaries(
+        st.sampled_from(BLOCK_IDS),
+        st.builds(lambda element: {"a": element}, elements),
+        max_size=6,
+    ),
+    stale=st.booleans(),
+)
+async def test_a_modal_submitted_with_stale_ids_and_random_values_breaks_nothing(
+    surfaces: Surfaces,
+    caplog: pytest.LogCaptureFixture,
+    callback: str,
+    values: dict[str, Any],
+    stale: bool,
+) -> None:
+    """Every modal, open with the metadata its builder writes (for the declared incident and its
+    first entry, or, ``stale``, for an incident and an entry that no longer exist), submitted
+    with any values."""
+    slack, alice = surfaces.slack, surfaces.ws.alice
+    await surfaces.settle()
+    await surfaces.close_modals(alice)
+    incident = await models.Incident.get(channel_id=surfaces.incident_channel)
+    entry = await models.TimelineEntry.filter(incident_id=incident.id).first()
+    assert entry is not None
+    metadata = metadata_for(
+        callback,
+        999_999 if stale else incident.id,
+        incident.version,
+        999_999 if stale else entry.id,
+    )
+    view_id = slack.ws.ids.make("V")
+    slack.ws.views[view_id] = View(
+        id=view_id,
+        user_id=alice,
+        payload={
+            "type": "modal",
+            "callback_id": callback,
+            "title": {"type": "plain_text", "text": "Fuzz"},
+            "private_metadata": json.dumps(metadata),
+            "blocks": [
+                {"type": "input", "block_id": b, "label": {"type": "plain_text", "text": b}}
+                for b in values
+            ],
+        },
+        hash=slack.ws.ids.view_hash(),
+        root_view_id=view_id,
+    )
+    slack.ws.user_stack(alice).append(view_id)
+    body = slack.ws.view_json(slack.ws.views[view_id])
+    body["state"] = {"values": values}
+    before = surfaces.feedback(alice)
+    answer = await surfaces.deliver(
+        {
+            "type": "view_submission",
+            "team": {"id": slack.team_id, "domain": "sandbox"},
+            "user": {"id": alice, "team_id": slack.team_id},
+            "api_app_id": slack.app_id,
+            "token": "sandbox-verification-token",
+            "trigger_id": slack.ws.new_trigger(alice, view_id=view_id),
+            "view": body,
+            "response_urls": [],
+            "is_enterprise_install": False,
+            "enterprise": None,
+        }
+    )
+    refers_to_incident = callback not in (*PICKERS, CallbackId.ADD_TO_TIMELINE_MODAL)
+    if stale and refers_to_incident and not answer:
+        # The modal closed on an incident that does not exist: the user is told why.
+        await slack.wait_for(lambda: surfaces.feedback(alice) > before, timeout=3.0)
+    event(f"{'stale' if stale else 'live'}: {(answer or {}).get('response_action', 'closed')}")
     await surfaces.close_modals(alice)
     await surfaces.check(caplog)
 
