@@ -198,7 +198,11 @@ async def measure(declarations: int, within: float, settle_timeout: float = 900.
             await asyncio.sleep(5.0)  # anything late or duplicated shows up now
             rss_after = rss_mb(bot.pid)
             end_wall = time.time()
-            new = {cid: c for cid, c in slack.channels.items() if cid not in before}
+            new = {  # incident channels only: the bot may open DMs (a failure notice)
+                cid: c
+                for cid, c in slack.channels.items()
+                if cid not in before and not (c.is_im or c.is_mpim)
+            }
             announced_msgs = slack.messages(announcements)[announced:]
             wording = [f"{m.text} {m.blocks} {m.attachments}" for m in announced_msgs]
             mentioned = {cid for cid in new if any(cid in text for text in wording)}
