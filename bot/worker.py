@@ -6,8 +6,8 @@ claimed with ``FOR UPDATE SKIP LOCKED`` (``storage.outbox.claim``) and run concu
 jobs of the same incident and lane (Slack, Jira…), which run one at a time across every replica (a
 lease per incident and lane), because they build on each other (the channel before its summary).
 
-Failures: a transient one (429 with ``Retry-After``, Slack unreachable, a bug) is retried with
-exponential backoff; a permanent one, or the last attempt, fails the job and is reported
+Failures: a 429 is a wait, not a failed attempt (the job is handed back until ``Retry-After``);
+another transient one (the vendor unreachable, a bug) is retried with exponential backoff; a permanent one, or the last attempt, fails the job and is reported
 (``on_failure``: the timeline, the channel and the actor). A crash leaves the job leased: once the
 lease expires it is claimed again and resumes, the performers being idempotent."""
 
@@ -158,6 +158,17 @@ class OutboxWorker:
         except asyncio.CancelledError:
             raise
         except IntegrationError as error:
+            if error.transient and error.code == "ratelimited":
+                # The vendor said "not now", not "failed": waiting for it is no attempt, or a
+                # burst (100 announcements in a channel Slack lets post once a second) would
+                # give up on work that only had to queue. A little jitter spreads the herd.
+                delay = (error.retry_after or self._backoff(job.attempts)) * random.uniform(1, 1.5)
+                log.info(
+                    "side effect rate-limited; waiting",
+                    extra={**context, "error": str(error), "retry_in_s": round(delay, 2)},
+                )
+                await outbox.postpone(job, delay, now=self.clock.now())
+                return
             if error.transient and job.attempts < max_attempts:
                 delay = error.retry_after or self._backoff(job.attempts)
                 log.warning(

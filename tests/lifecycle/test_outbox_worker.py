@@ -83,3 +83,23 @@ async def test_two_workers_on_one_database_perform_each_side_effect_once(
         assert all(len(slack.channels[c].pins) == 1 for c in channels)
         performers = await models.OutboxItem.all().values_list("locked_by", flat=True)
         assert set(performers) == {None}
+
+
+async def test_a_call_rate_limited_more_times_than_the_attempts_still_goes_out(
+    db: object, slack: SlackSandbox, ws: Workspace, catalog: Catalog
+) -> None:
+    # Twice as many 429s as a job has attempts: a queue behind Slack's rate limit, not a failure.
+    async with AsyncExitStack() as stack:
+        service, worker = await wired(stack, slack, catalog, "patient")
+        worker.max_attempts = 3
+        slack.inject_rate_limit("conversations.create", retry_after=0, times=6)
+        declared = await service.declare(outage(), by=Actor.user(ws.alice), intent_key="k")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 20
+        incident = await service.require(declared.incident.id)
+        while incident.channel_id is None and loop.time() < deadline:
+            await worker.run_until_idle(1)  # returns while the job waits out a Retry-After
+            await asyncio.sleep(0.1)
+            incident = await service.require(declared.incident.id)
+        assert incident.channel_id is not None
+        assert await models.OutboxItem.filter(status="failed").count() == 0
