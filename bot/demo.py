@@ -531,7 +531,11 @@ class _Demo:
         bot_writes = self.jira_writes(key)
         jira.edit_as(carol, key, {"priority": {"name": "Highest"}})
         await self.need_incident(
-            incident.id, lambda i: i.priority.label == "P1", "the priority changed in Jira"
+            incident.id,
+            lambda i: i.priority.label == "P1",
+            "the priority changed in Jira",
+            # A pull, a search and the change applied: seconds on a busy machine, not one.
+            timeout=3 * STEP_TIMEOUT,
         )
         replies = await self.need(
             lambda: [
@@ -1395,15 +1399,20 @@ class _Demo:
         raise DemoStepFailed("the new channel is not recorded on any incident")
 
     async def need_incident(
-        self, incident_id: int, check: Callable[[Incident], bool], what: str
+        self,
+        incident_id: int,
+        check: Callable[[Incident], bool],
+        what: str,
+        *,
+        timeout: float = STEP_TIMEOUT,
     ) -> Incident:
         repository = IncidentRepository()
-        for _ in range(int(STEP_TIMEOUT / 0.05)):
+        for _ in range(int(timeout / 0.05)):
             incident = await repository.require(incident_id)
             if check(incident):
                 return incident
             await asyncio.sleep(0.05)
-        raise DemoStepFailed(f"{what} was not stored within {STEP_TIMEOUT:.0f} s")
+        raise DemoStepFailed(f"{what} was not stored within {timeout:.0f} s")
 
     async def need_entry(
         self, entry_id: int, check: Callable[[TimelineEntry], bool], what: str
