@@ -535,7 +535,7 @@ class _Demo:
             lambda i: i.priority.label == "P1",
             "the priority changed in Jira",
             # A pull, a search and the change applied: seconds on a busy machine, not one.
-            timeout=3 * STEP_TIMEOUT,
+            within=3 * STEP_TIMEOUT,
         )
         replies = await self.need(
             lambda: [
@@ -1404,15 +1404,15 @@ class _Demo:
         check: Callable[[Incident], bool],
         what: str,
         *,
-        timeout: float = STEP_TIMEOUT,
+        within: float = STEP_TIMEOUT,
     ) -> Incident:
         repository = IncidentRepository()
-        for _ in range(int(timeout / 0.05)):
+        for _ in range(int(within / 0.05)):
             incident = await repository.require(incident_id)
             if check(incident):
                 return incident
             await asyncio.sleep(0.05)
-        raise DemoStepFailed(f"{what} was not stored within {timeout:.0f} s")
+        raise DemoStepFailed(f"{what} was not stored within {within:.0f} s")
 
     async def need_entry(
         self, entry_id: int, check: Callable[[TimelineEntry], bool], what: str
