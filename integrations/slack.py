@@ -38,7 +38,6 @@ TRANSIENT_ERRORS = frozenset(
 """Errors worth retrying later; every other Slack error code is permanent for that call."""
 
 CACHE_SECONDS = 600.0
-EMPTY_CACHE_SECONDS = 30.0
 _CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{6,}")
 _USERGROUP_ID = re.compile(r"S[A-Z0-9]{6,}")
 
@@ -345,22 +344,15 @@ class SlackChat:
     # --- directory (cached) -----------------------------------------------------------------
 
     async def _cached(
-        self,
-        key: str,
-        load: Callable[[], Awaitable[_T]],
-        *,
-        keep_empty: bool = False,
-        empty_seconds: float = 0.0,
+        self, key: str, load: Callable[[], Awaitable[_T]], *, keep_empty: bool = False
     ) -> _T:
         hit = self._cache.get(key)
         if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
             value: _T = hit[1]
             return value
         loaded = await load()
-        if loaded or keep_empty:
+        if loaded or keep_empty:  # otherwise "not found" is asked again: it may appear any minute
             self._cache[key] = (time.monotonic(), loaded)
-        elif empty_seconds:  # kept briefly: "not found" may change any minute
-            self._cache[key] = (time.monotonic() - CACHE_SECONDS + empty_seconds, loaded)
         return loaded
 
     async def warm_up(self, references: tuple[list[str], list[str], list[str]]) -> None:
@@ -476,6 +468,4 @@ class SlackChat:
                 raise
             return [str(u) for u in users.get("users") or []]
 
-        # An empty or missing group (incident managers nobody joined yet) is asked on every
-        # access check: without a short memory each one would cost a usergroups.list (tier 2).
-        return await self._cached(f"group:{reference}", load, empty_seconds=EMPTY_CACHE_SECONDS)
+        return await self._cached(f"group:{reference}", load)
