@@ -14,6 +14,7 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -240,11 +241,20 @@ def build_ticket_pull(service: IncidentService, tracker: Tracker) -> TicketPull:
     return TicketPull(tracker, service, clock=service.clock, owner=owner_id())
 
 
+UNKNOWN_VIEWER = frozenset({"invalid_arguments", "user_not_found", "user_not_visible"})
+
+
 def build_home_publisher(service: IncidentService, client: AsyncWebClient) -> HomePublisher:
     """The App Home publisher (its ``run`` refreshes Homes after changes: start it as a task)."""
 
     async def publish(user_id: str, view: dict[str, Any]) -> None:
-        await client.views_publish(user_id=user_id, view=view)
+        try:
+            await client.views_publish(user_id=user_id, view=view)
+        except SlackApiError as error:
+            # A Home event for someone Slack does not know (any more): nothing to show them.
+            if error.response.get("error") not in UNKNOWN_VIEWER:
+                raise
+            log.warning("App Home not published: unknown user", extra={"user": user_id})
 
     return HomePublisher(service, publish)
 
