@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import asdict, dataclass, field, replace
 from typing import ClassVar, Generic, NotRequired, TypedDict, TypeVar
 
@@ -50,7 +51,8 @@ class LeaseTerms(TypedDict):
     owner: str
     """Unique per process (``bot.wiring.owner_id``)."""
     lease_seconds: NotRequired[float]
-    """Longer than a cycle normally takes (it is given back when the cycle ends)."""
+    """Longer than a cycle normally takes (it is renewed while the cycle runs and given back when
+    it ends)."""
 
 
 class LeasedPull(Generic[R_co]):
@@ -64,15 +66,22 @@ class LeasedPull(Generic[R_co]):
         self.owner = owner
         self.lease_seconds = lease_seconds
 
+    def leased(self) -> AbstractAsyncContextManager[lock.Lease]:
+        """This pull's lease, renewed while a cycle runs (``bot.jobs`` logs each holding)."""
+        return lock.leased(self.lease, self.owner, self.lease_seconds, clock=self.clock.now)
+
     async def pull(self) -> R_co | None:
         """One cycle; None when another replica holds the lease."""
-        now = self.clock.now()
-        async with lock.leased(self.lease, self.owner, self.lease_seconds, now=now) as held:
+        async with self.leased() as held:
             if not held:
                 return None
-            started = time.perf_counter()
-            report = await self.cycle()
-            return replace(report, seconds=time.perf_counter() - started)
+            return await self.timed_cycle()
+
+    async def timed_cycle(self) -> R_co:
+        """``cycle``, its report carrying how long it took (the lease's round trips aside)."""
+        started = time.perf_counter()
+        report = await self.cycle()
+        return replace(report, seconds=time.perf_counter() - started)
 
     async def cycle(self) -> R_co:
         """The pull itself (the subclass's: what it reads, de-duplicates and applies), run

@@ -5,15 +5,23 @@ operation is a single conditional statement (or an insert guarded by the primary
 portable across PostgreSQL and SQLite and safe when replicas race: of two concurrent
 ``try_acquire`` calls exactly one returns True.
 
-Pick ``ttl`` longer than the job normally takes and ``renew`` during long jobs; use a unique
-``owner`` per process (e.g. host + pid + random suffix). ``leased`` wraps take-run-give-back.
+Pick ``ttl`` longer than the job normally takes; use a unique ``owner`` per process (e.g. host +
+pid + random suffix). ``leased`` wraps take-run-give-back, and when given the caller's clock it
+also renews the lease while the body runs, so a job that runs longer than ``ttl`` (a slow vendor, a
+busy machine) keeps it; a lease lost all the same (the process stalled past ``ttl`` and another
+took it) stops the body with ``LeaseLost`` rather than let two replicas run it at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
@@ -21,6 +29,8 @@ from tortoise.transactions import in_transaction
 
 from storage import models
 from storage.db import resolve_now
+
+log = logging.getLogger("firefighter.lock")
 
 
 def _ttl(ttl: timedelta | float) -> timedelta:
@@ -61,19 +71,111 @@ async def release(name: str, owner: str) -> bool:
     return bool(deleted)
 
 
+class LeaseLost(Exception):
+    """The lease ran out while its body ran and another owner took it: the body was stopped."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"lease {name!r} was lost while its job ran; the job was stopped")
+        self.name = name
+
+
+@dataclass(slots=True)
+class Lease:
+    """One ``leased`` block: whether the lease was taken, and while it was held, when (the
+    process's wall clock, so that the runs of several processes on one host can be laid side by
+    side: the body started after ``started_at`` and ended before ``ended_at``, both inside the
+    holding)."""
+
+    name: str
+    owner: str
+    held: bool
+    started_at: datetime | None = None
+    """When the lease was taken (wall clock), before the body started."""
+    ended_at: datetime | None = None
+    """When the body ended (wall clock), before the lease was given back."""
+    renewals: int = 0
+    lost: bool = False
+
+    def __bool__(self) -> bool:
+        return self.held
+
+
+RENEWALS_PER_TTL = 3
+"""A held lease is renewed this many times per ``ttl`` (of the caller's clock) while its body
+runs: two renewals may be missed before it runs out."""
+FIRST_RENEWAL_LOOK = 0.05
+"""Real seconds before the heartbeat first reads the caller's clock, to learn its pace (a test's
+accelerated clock runs faster than real time; the system clock at pace 1)."""
+
+
 @asynccontextmanager
 async def leased(
-    name: str, owner: str, ttl: timedelta | float, *, now: datetime | None = None
-) -> AsyncIterator[bool]:
-    """``async with leased(...) as held:`` runs the body with ``held`` True when the lease was
-    taken (it is given back when the body ends, however it ends) and False when another owner
-    holds it (the body decides what skipping means; nothing is given back)."""
-    held = await try_acquire(name, owner, ttl, now=now)
+    name: str,
+    owner: str,
+    ttl: timedelta | float,
+    *,
+    now: datetime | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> AsyncIterator[Lease]:
+    """``async with leased(...) as lease:`` runs the body with ``lease`` true when the lease was
+    taken (it is given back when the body ends, however it ends) and false when another owner
+    holds it (the body decides what skipping means; nothing is given back).
+
+    With ``clock`` (the caller's, which ``now`` then defaults to) the lease is renewed every
+    ``ttl / RENEWALS_PER_TTL`` of that clock while the body runs; should a renewal find it taken,
+    the body is cancelled and ``LeaseLost`` raised. Without it the lease lasts ``ttl`` at most."""
+    if now is None and clock is not None:
+        now = clock()
+    lease = Lease(name, owner, await try_acquire(name, owner, ttl, now=now))
+    if not lease.held:
+        yield lease
+        return
+    lease.started_at = datetime.now(UTC)
+    body, keeper = asyncio.current_task(), None
+    if clock is not None and body is not None:
+        keeper = asyncio.create_task(_keep(lease, _ttl(ttl), clock, body), name=f"lease-{name}")
     try:
-        yield held
+        yield lease
+    except asyncio.CancelledError:
+        if lease.lost and body is not None and body.uncancel() == 0:
+            raise LeaseLost(name) from None
+        raise
     finally:
-        if held:
+        lease.ended_at = datetime.now(UTC)
+        if keeper is not None:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
+        if not lease.lost:
             await release(name, owner)
+
+
+async def _keep(
+    lease: Lease, ttl: timedelta, clock: Callable[[], datetime], body: asyncio.Task[object]
+) -> None:
+    """Renew ``lease`` every ``ttl / RENEWALS_PER_TTL`` of ``clock`` until cancelled; cancel
+    ``body`` when the lease turns out to be someone else's."""
+    every = ttl / RENEWALS_PER_TTL
+    wait = min(every.total_seconds(), FIRST_RENEWAL_LOOK)
+    while True:
+        real, clocked = time.monotonic(), clock()
+        await asyncio.sleep(wait)
+        pace = (clock() - clocked) / max(time.monotonic() - real, 1e-6) / timedelta(seconds=1)
+        wait = every.total_seconds() / max(pace, 1e-6)
+        try:
+            renewed = await renew(lease.name, lease.owner, ttl, now=clock())
+        except Exception:  # the database away for a moment: the lease has two more chances
+            log.warning("lease renewal failed", extra={"lease": lease.name}, exc_info=True)
+            continue
+        if not renewed:
+            lease.lost = True
+            log.error(
+                "lease lost while its job ran; stopping the job",
+                extra={"lease": lease.name, "owner": lease.owner},
+            )
+            body.cancel()
+            return
+        lease.renewals += 1
 
 
 async def holder(name: str, *, now: datetime | None = None) -> str | None:
