@@ -41,6 +41,9 @@ EVENT_SCOPES: Mapping[str, tuple[str, ...] | None] = {
     "reaction_removed": ("reactions:read",),
     "pin_added": ("pins:read",),
     "pin_removed": ("pins:read",),
+    "subteam_created": ("usergroups:read",),
+    "subteam_updated": ("usergroups:read",),
+    "subteam_members_changed": ("usergroups:read",),
 }
 
 _DISPLAY_NAME_RE = re.compile(r"^[a-z0-9._-]{1,80}$")

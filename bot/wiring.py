@@ -48,6 +48,7 @@ from handlers import (
     report,
     timeline,
     timeline_edit,
+    usergroups,
 )
 from handlers.background import Background
 from handlers.command import CommandRouter
@@ -290,6 +291,7 @@ def build_app(
     incident_list.register(app, service, router, background)
     command.register(app, router)
     home.register(app, home_publisher or build_home_publisher(service, client), background)
+    usergroups.register(app, service)
     events.register(app)  # last: acknowledges subscribed events no feature listens to
     errors.register(app)
     return app

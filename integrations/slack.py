@@ -38,6 +38,10 @@ TRANSIENT_ERRORS = frozenset(
 """Errors worth retrying later; every other Slack error code is permanent for that call."""
 
 CACHE_SECONDS = 600.0
+GROUP_CACHE_SECONDS = 300.0
+"""How long user group members are kept, empty groups included. Slack's ``subteam_*`` events drop
+them at once (``forget_usergroups``); this bounds how stale a group is when an event was missed
+(or went to another replica's connection)."""
 _CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{6,}")
 _USERGROUP_ID = re.compile(r"S[A-Z0-9]{6,}")
 
@@ -74,6 +78,8 @@ class SlackChat:
         self.client = client
         self.bot_user_id = bot_user_id
         self._cache: dict[str, tuple[float, Any]] = {}
+        self._loading: dict[str, asyncio.Future[Any]] = {}
+        self._groups_generation = 0
 
     async def _call(self, method: str, call: Awaitable[_T]) -> _T:
         try:
@@ -344,16 +350,39 @@ class SlackChat:
     # --- directory (cached) -----------------------------------------------------------------
 
     async def _cached(
-        self, key: str, load: Callable[[], Awaitable[_T]], *, keep_empty: bool = False
+        self,
+        key: str,
+        load: Callable[[], Awaitable[_T]],
+        *,
+        keep_empty: bool = False,
+        ttl: float = CACHE_SECONDS,
     ) -> _T:
         hit = self._cache.get(key)
-        if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
+        if hit is not None and time.monotonic() - hit[0] < ttl:
             value: _T = hit[1]
             return value
+        loading = self._loading.get(key)
+        if loading is None:  # else the same look-up is in flight: its answer is shared
+            loading = asyncio.ensure_future(self._load(key, load, keep_empty=keep_empty))
+            self._loading[key] = loading
+            loading.add_done_callback(lambda done: self._loaded(key, done))
+        shared: _T = await asyncio.shield(loading)
+        return shared
+
+    async def _load(self, key: str, load: Callable[[], Awaitable[_T]], *, keep_empty: bool) -> _T:
+        generation = self._groups_generation
         loaded = await load()
-        if loaded or keep_empty:  # otherwise "not found" is asked again: it may appear any minute
+        # A group read before a subteam event dropped the groups may predate the change.
+        stale = key.startswith("group:") and generation != self._groups_generation
+        if (loaded or keep_empty) and not stale:  # else "not found" is asked again next time
             self._cache[key] = (time.monotonic(), loaded)
         return loaded
+
+    def _loaded(self, key: str, done: asyncio.Future[Any]) -> None:
+        if self._loading.get(key) is done:
+            del self._loading[key]
+        if not done.cancelled():
+            done.exception()  # retrieved even when every caller was cancelled meanwhile
 
     async def warm_up(self, references: tuple[list[str], list[str], list[str]]) -> None:
         """Resolve the configured channels, groups and users ahead of the first incident, so that
@@ -374,6 +403,16 @@ class SlackChat:
     def forget(self) -> None:
         """Drop cached look-ups (after a refresh job, or a config reload)."""
         self._cache.clear()
+        self._groups_generation += 1
+
+    def forget_usergroups(self) -> None:
+        """Drop every cached user group (a ``subteam_*`` event: a group was created, renamed,
+        disabled or its members changed). Look-ups in flight are not kept either."""
+        self._groups_generation += 1
+        for key in [k for k in self._cache if k.startswith("group:")]:
+            del self._cache[key]
+        for key in [k for k in self._loading if k.startswith("group:")]:
+            del self._loading[key]  # callers already waiting get its answer; new ones ask again
 
     async def resolve_channel(self, reference: str) -> str | None:
         """A channel id, or a name (``incidents`` or ``#incidents``) → the id (None when the bot
@@ -439,7 +478,10 @@ class SlackChat:
 
     async def usergroup_members(self, reference: str) -> list[str]:
         """A group id (``S…``) or handle (``payments-oncall`` or ``@payments-oncall``) → its
-        members (empty when unknown)."""
+        members (empty when unknown). Empty and unknown groups are remembered too (every access
+        check asks for the incident managers: asking ``usergroups.list``, tier 2, each time an
+        empty group was configured cost a call per check); ``forget_usergroups`` drops them when
+        Slack says a group changed."""
         handle = reference.removeprefix("@")
 
         async def load() -> list[str]:
@@ -468,4 +510,6 @@ class SlackChat:
                 raise
             return [str(u) for u in users.get("users") or []]
 
-        return await self._cached(f"group:{reference}", load)
+        return await self._cached(
+            f"group:{reference}", load, keep_empty=True, ttl=GROUP_CACHE_SECONDS
+        )

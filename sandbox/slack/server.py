@@ -73,6 +73,9 @@ DEFAULT_BOT_EVENTS: tuple[str, ...] = (
     "reaction_removed",
     "channel_archive",
     "channel_rename",
+    "subteam_created",
+    "subteam_updated",
+    "subteam_members_changed",
 )
 #: Scope an event needs besides the subscription (§10.2); events absent here need none.
 EVENT_SCOPES: dict[str, str] = {
@@ -88,6 +91,9 @@ EVENT_SCOPES: dict[str, str] = {
     "channel_rename": "channels:read",
     "group_archive": "groups:read",
     "app_mention": "app_mentions:read",
+    "subteam_created": "usergroups:read",
+    "subteam_updated": "usergroups:read",
+    "subteam_members_changed": "usergroups:read",
 }
 
 
@@ -171,6 +177,7 @@ class SlackSandbox(ActingAsUsers):
         self._runner: web.AppRunner | None = None
         self._port = 0
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.ws.event_sink = self._emit_event
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -189,6 +196,7 @@ class SlackSandbox(ActingAsUsers):
         self._port = sock.getsockname()[1]
         await web.SockSite(self._runner, sock).start()
         self.ws.base_url = f"http://127.0.0.1:{self._port}"
+        self._loop = asyncio.get_running_loop()
         return self
 
     async def stop(self) -> None:
@@ -430,7 +438,9 @@ class SlackSandbox(ActingAsUsers):
         self._spawn(self.send_event(event))
 
     def _spawn(self, coroutine: Any) -> asyncio.Task[Any]:
-        task: asyncio.Task[Any] = asyncio.ensure_future(coroutine)
+        # Seeding helpers are synchronous, and may run outside the loop (a sync pytest fixture):
+        # the task goes on the sandbox's own loop.
+        task: asyncio.Task[Any] = asyncio.ensure_future(coroutine, loop=self._loop)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task

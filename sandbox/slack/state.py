@@ -44,6 +44,7 @@ class Usergroup:
     name: str
     users: list[str]
     created: int
+    updated: int = 0
 
 
 @dataclass

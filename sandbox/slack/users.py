@@ -37,7 +37,6 @@ from sandbox.slack.state import (
     Message,
     SlackError,
     User,
-    Usergroup,
     View,
 )
 from sandbox.slack.workspace import ResponseUrl
@@ -122,11 +121,24 @@ class ActingAsUsers:
         return channel.id
 
     def add_usergroup(self, handle: str, users: list[str], name: str | None = None) -> str:
-        group = Usergroup(
-            self.ws.ids.make("S"), handle, name or handle, list(users), int(time.time())
-        )
-        self.ws.usergroups[group.id] = group
+        """A user group with these members. Once the app has connected (it is installed and
+        running), Slack tells it: `subteam_created`, then `subteam_updated` and
+        `subteam_members_changed` for the members (when it subscribes to them); groups seeded
+        before are the workspace the app was installed in."""
+        emit = self.hub.total_connections > 0
+        group = self.ws.create_usergroup(handle, name or handle, emit=emit)
+        self.ws.set_usergroup_members(group, users, emit=emit)
         return group.id
+
+    def set_usergroup_members(self, group: str, users: list[str]) -> None:
+        """Replace a group's members (by id or handle), as an admin does in Slack: the app gets
+        `subteam_updated` and `subteam_members_changed` when it subscribes to them."""
+        found = self.ws.usergroups.get(group) or next(
+            (g for g in self.ws.usergroups.values() if g.handle == group.removeprefix("@")), None
+        )
+        if found is None:
+            raise PayloadError(f"unknown user group {group!r}")
+        self.ws.set_usergroup_members(found, users, emit=self.hub.total_connections > 0)
 
     # -- delivery ---------------------------------------------------------------------------------
     async def send_event(self, event: JSON) -> Delivery:

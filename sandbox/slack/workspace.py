@@ -326,6 +326,82 @@ class Workspace:
             body["num_members"] = len(channel.members)
         return body
 
+    # -- user groups ------------------------------------------------------------------------------
+    def usergroup_json(
+        self, group: Usergroup, *, include_users: bool = False, include_count: bool = False
+    ) -> JSON:
+        """A user group shaped like `methods/usergroups.list.json` `examples.success`."""
+        body: JSON = {
+            "id": group.id,
+            "team_id": self.team_id,
+            "is_usergroup": True,
+            "name": group.name,
+            "description": "",
+            "handle": group.handle,
+            "is_external": False,
+            "date_create": group.created,
+            "date_update": group.updated or group.created,
+            "date_delete": 0,
+            "auto_type": None,
+            "created_by": "USLACKBOT",
+            "updated_by": "USLACKBOT",
+            "deleted_by": None,
+            "prefs": {"channels": [], "groups": []},
+        }
+        if include_users:
+            body["users"] = list(group.users)
+        if include_count:
+            body["user_count"] = str(len(group.users))
+        return body
+
+    def create_usergroup(self, handle: str, name: str, *, emit: bool) -> Usergroup:
+        """A new, empty group; `subteam_created` when `emit` (scope `usergroups:read`)."""
+        group = Usergroup(self.ids.make("S"), handle, name, [], int(time.time()))
+        self.usergroups[group.id] = group
+        if emit:
+            event: JSON = {"type": "subteam_created", "subteam": self.usergroup_json(group)}
+            event["subteam"]["user_count"] = "0"
+            event["event_ts"] = self.ids.ts()
+            self.event_sink("subteam_created", event)
+        return group
+
+    def set_usergroup_members(self, group: Usergroup, users: list[str], *, emit: bool) -> None:
+        """Replace the members (as `usergroups.users.update`); when `emit` and they changed, Slack
+        sends `subteam_updated` (the group with its users, truncated at 500) and
+        `subteam_members_changed` (the delta)."""
+        before = list(group.users)
+        after = list(dict.fromkeys(users))
+        if after == before:
+            return
+        previous_update = group.updated or group.created
+        group.users = after
+        group.updated = max(int(time.time()), previous_update)
+        if not emit:
+            return
+        snapshot = self.usergroup_json(group)
+        snapshot.update(is_subteam=True, users=after[:500], user_count=len(after), channel_count=0)
+        self.event_sink(
+            "subteam_updated",
+            {"type": "subteam_updated", "subteam": snapshot, "event_ts": self.ids.ts()},
+        )
+        added = [u for u in after if u not in before]
+        removed = [u for u in before if u not in after]
+        self.event_sink(
+            "subteam_members_changed",
+            {
+                "type": "subteam_members_changed",
+                "subteam_id": group.id,
+                "team_id": self.team_id,
+                "date_previous_update": previous_update,
+                "date_update": group.updated,
+                "added_users": added,
+                "added_users_count": str(len(added)),
+                "removed_users": removed,
+                "removed_users_count": str(len(removed)),
+                "event_ts": self.ids.ts(),
+            },
+        )
+
     # -- messages ---------------------------------------------------------------------------------
     def post(
         self,

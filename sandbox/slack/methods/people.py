@@ -128,30 +128,14 @@ def users_lookup_by_email(ws: Workspace, args: Args) -> JSON:
 
 @method("usergroups.list")
 def usergroups_list(ws: Workspace, args: Args) -> JSON:
-    groups: list[JSON] = []
-    for group in ws.usergroups.values():
-        body: JSON = {
-            "id": group.id,
-            "team_id": ws.team_id,
-            "is_usergroup": True,
-            "name": group.name,
-            "description": "",
-            "handle": group.handle,
-            "is_external": False,
-            "date_create": group.created,
-            "date_update": group.created,
-            "date_delete": 0,
-            "auto_type": None,
-            "created_by": "USLACKBOT",
-            "updated_by": "USLACKBOT",
-            "deleted_by": None,
-            "prefs": {"channels": [], "groups": []},
-        }
-        if args.bool("include_users"):
-            body["users"] = list(group.users)
-        if args.bool("include_count"):
-            body["user_count"] = str(len(group.users))
-        groups.append(body)
+    groups = [
+        ws.usergroup_json(
+            group,
+            include_users=args.bool("include_users"),
+            include_count=args.bool("include_count"),
+        )
+        for group in ws.usergroups.values()
+    ]
     return {"usergroups": groups}
 
 

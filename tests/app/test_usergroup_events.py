@@ -1,0 +1,126 @@
+"""The incident managers' group on every access check: asked of Slack once, even when it is empty
+or missing, and seen again as soon as Slack says it changed (``subteam_*`` events), not when the
+cache expires (5 minutes).
+
+Every access check reads the ``@incident-managers`` group (PRODUCT.md §5). An empty or missing
+group was not cached, so each check cost a ``usergroups.list`` (tier 2); a 30 s memory of the empty
+answer was tried and reverted, because a group filled after the bot's first look-up stayed empty for
+30 s and refused its new members."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from bot.domain.errors import AccessDenied
+from bot.domain.incident import Actor, Incident
+from sandbox.slack import SlackSandbox
+from storage.repository import IncidentRepository
+from tests.workspace import outage, outbox_idle
+
+CHECKS = 20
+
+
+@dataclass(frozen=True)
+class People:
+    alice: str
+    manager: str
+    """Not in the incident: may manage it only once in ``@incident-managers``."""
+
+
+@pytest.fixture
+def people(slack: SlackSandbox) -> People:
+    """Seeded before the bot starts (no ``@incident-managers`` group: each test makes its own)."""
+    alice = slack.add_user("alice")
+    manager = slack.add_user("manager")
+    slack.add_usergroup("payments-oncall", [slack.add_user("oncall")])
+    slack.add_channel("incidents", bot=True)
+    return People(alice=alice, manager=manager)
+
+
+@pytest.fixture
+def empty_group(slack: SlackSandbox, people: People) -> str:
+    return slack.add_usergroup("incident-managers", [])
+
+
+async def declared(bot: Any, people: People) -> Incident:
+    result = await bot.service.declare(outage(), by=Actor.user(people.alice), intent_key="i-1")
+    await outbox_idle()
+    return await IncidentRepository().require(result.incident.id)
+
+
+def group_lookups(slack: SlackSandbox) -> int:
+    return len(slack.calls("usergroups.list")) + len(slack.calls("usergroups.users.list"))
+
+
+async def refused_each_time(bot: Any, incident: Incident, user: str) -> None:
+    for _ in range(CHECKS):
+        with pytest.raises(AccessDenied):
+            await bot.service.require_may_act(incident.id, user, "update")
+
+
+async def allowed_soon(bot: Any, incident: Incident, user: str, *, seconds: float = 20.0) -> None:
+    """Poll the access check until it lets ``user`` in (far below the cache's 5 minutes)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            await bot.service.require_may_act(incident.id, user, "update")
+            return
+        except AccessDenied:
+            if time.monotonic() >= deadline:
+                raise
+            await asyncio.sleep(0.05)
+
+
+# The bot fixture comes last: it starts once the workspace is seeded (no events for those groups).
+async def test_an_empty_incident_managers_group_is_asked_once_and_filled_when_slack_says_so(
+    slack: SlackSandbox, people: People, empty_group: str, bot: Any
+) -> None:
+    group = empty_group
+    incident = await declared(bot, people)
+    before = group_lookups(slack)
+
+    await refused_each_time(bot, incident, people.manager)
+
+    assert group_lookups(slack) - before <= 1  # was one usergroups.list per check
+    events_before = len(slack.hub.deliveries)
+    slack.set_usergroup_members(group, [people.manager])
+    await allowed_soon(bot, incident, people.manager)
+    delivered = [
+        d.payload["event"]["type"]
+        for d in list(slack.hub.deliveries.values())[events_before:]
+        if d.type == "events_api"
+    ]
+    assert "subteam_members_changed" in delivered
+    # Removed again: refused again, without waiting either.
+    slack.set_usergroup_members(group, [])
+    await refused_soon(bot, incident, people.manager)
+
+
+async def test_a_missing_group_is_remembered_until_slack_creates_it(
+    slack: SlackSandbox, people: People, bot: Any
+) -> None:
+    incident = await declared(bot, people)
+    before = len(slack.calls("usergroups.list"))
+
+    await refused_each_time(bot, incident, people.manager)
+
+    assert len(slack.calls("usergroups.list")) - before <= 1
+    slack.add_usergroup("incident-managers", [people.manager])  # subteam_created, then members
+    await allowed_soon(bot, incident, people.manager)
+
+
+async def refused_soon(bot: Any, incident: Incident, user: str, *, seconds: float = 20.0) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            await bot.service.require_may_act(incident.id, user, "update")
+        except AccessDenied:
+            return
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{user} still allowed after {seconds}s")
+        await asyncio.sleep(0.05)
