@@ -404,7 +404,9 @@ class _Demo:
             incidents=slack.add_channel("incidents", members=everyone, bot=True),
             major=slack.add_channel("incidents-major", members=everyone, bot=True),
             deployments=slack.add_channel("deployments", members=everyone, bot=True),
-            private_digest=slack.add_channel("incidents-private", members=[self.dave], bot=True),
+            private_digest=slack.add_channel(
+                "incidents-private", is_private=True, members=[self.dave], bot=True
+            ),
         )
 
     # -- scenes ------------------------------------------------------------------------------------

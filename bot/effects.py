@@ -31,6 +31,7 @@ from bot.blocks.incident import (
     closing_summary_message,
     deploy_warning_message,
     incident_notice_message,
+    private_announcement_for_outsiders,
     role_assigned_dm,
     side_effect_failed_message,
     status_update_message,
@@ -81,6 +82,8 @@ POST = "slack.post"
 # slack_ref kinds
 SUMMARY = "summary"
 ANNOUNCEMENT = "announcement"
+PUBLIC_SAFE = "public_safe"
+"""An announcement ref's data flag: it is the outsiders' version (no thread replies under it)."""
 TOPIC = "topic"
 MEMBERS = "members"
 DEPLOY_WARNING = "deploy_warning"
@@ -498,6 +501,35 @@ class SlackEffects:
             return None
         return await self.chat.resolve_channel(reference)
 
+    async def _outsiders_may_read(self, incident: Incident, channel_id: str) -> bool:
+        """A private incident's announcement channel (the private digest) that is not private
+        after all: its details must not go there. Asked of Slack at each post (a channel can be
+        made public at any time); the operator is told which setting to fix."""
+        if not incident.private:
+            return False
+        info = await self.chat.channel_info(channel_id)
+        if info is None or info.is_private:
+            return False
+        log.warning(
+            "slack.private_digest_channel is not a private channel: private incidents are "
+            "announced there without their details; make the channel private or name a private one",
+            extra={
+                "setting": "slack.private_digest_channel",
+                "channel": self.catalog.slack.private_digest_channel,
+                "channel_id": channel_id,
+                "incident_id": incident.id,
+            },
+        )
+        return True
+
+    async def _details_go_to(self, incident: Incident, ref: SlackRef) -> bool:
+        """Whether a private incident's details may be posted in the thread of ``ref``."""
+        if ref.kind != ANNOUNCEMENT or not incident.private:
+            return True
+        if ref.data.get(PUBLIC_SAFE):
+            return False
+        return not await self._outsiders_may_read(incident, ref.channel_id)
+
     async def _announce(
         self, view: IncidentView, refs: Mapping[str, SlackRef], *, retrying: bool
     ) -> None:
@@ -505,11 +537,24 @@ class SlackEffects:
         ref = refs.get(ANNOUNCEMENT)
         message = announcement_message(view, incident.channel_id)
         if ref is not None and ref.ts:
+            if ref.data.get(PUBLIC_SAFE) or await self._outsiders_may_read(
+                incident, ref.channel_id
+            ):
+                # Once outsiders may read it, it says no more (a full one made public is redacted).
+                await self.chat.update(
+                    ref.channel_id, ref.ts, private_announcement_for_outsiders(incident)
+                )
+                if not ref.data.get(PUBLIC_SAFE):
+                    await self._put(dataclasses.replace(ref, data={**ref.data, PUBLIC_SAFE: True}))
+                return
             await self.chat.update(ref.channel_id, ref.ts, message)
             return
         channel = await self._announcement_channel(incident)
         if channel is None:
             return
+        data: dict[str, Any] = {}
+        if await self._outsiders_may_read(incident, channel):
+            message, data = private_announcement_for_outsiders(incident), {PUBLIC_SAFE: True}
         ts = None
         if retrying:
             ts = await self.chat.find_message(channel, f"firefighter_{ANNOUNCEMENT}", incident.id)
@@ -518,7 +563,9 @@ class SlackEffects:
                 channel, message, metadata=_metadata(ANNOUNCEMENT, incident.id)
             )
         await self._put(
-            SlackRef(incident_id=incident.id, kind=ANNOUNCEMENT, channel_id=channel, ts=ts)
+            SlackRef(
+                incident_id=incident.id, kind=ANNOUNCEMENT, channel_id=channel, ts=ts, data=data
+            )
         )
 
     def _needs_deploy_warning(self, incident: Incident) -> bool:
@@ -628,7 +675,7 @@ class SlackEffects:
         calls: list[Awaitable[Any]] = []
         for kind in (ANNOUNCEMENT, SOURCE):
             ref = refs.get(kind)
-            if ref is not None and ref.ts:
+            if ref is not None and ref.ts and await self._details_go_to(incident, ref):
                 calls.append(self.chat.post(ref.channel_id, message, thread_ts=ref.ts))
         if incident.channel_id and ARCHIVED not in refs:
             calls.append(self.chat.post(incident.channel_id, message))
@@ -666,13 +713,16 @@ class SlackEffects:
         message = status_update_message(incident, entry.text, author, entry.source_permalink)
         refs = await self.refs.all(incident.id)
         calls: list[Awaitable[Any]] = []
+        announced = False
         for kind in (ANNOUNCEMENT, SOURCE):
             ref = refs.get(kind)
             if ref is not None and ref.ts:
-                calls.append(self.chat.post(ref.channel_id, message, thread_ts=ref.ts))
-        if not calls:
+                announced = True
+                if await self._details_go_to(incident, ref):
+                    calls.append(self.chat.post(ref.channel_id, message, thread_ts=ref.ts))
+        if not announced:
             channel = await self._announcement_channel(incident)
-            if channel is not None:
+            if channel is not None and not await self._outsiders_may_read(incident, channel):
                 calls.append(self.chat.post(channel, message))
         await _gather(calls)
 
@@ -701,7 +751,11 @@ class SlackEffects:
             await self.chat.post(incident.channel_id, message)
             return
         announcement = refs.get(ANNOUNCEMENT)
-        if announcement is not None and announcement.ts:
+        if (
+            announcement is not None
+            and announcement.ts
+            and await self._details_go_to(incident, announcement)
+        ):
             await self.chat.post(announcement.channel_id, message, thread_ts=announcement.ts)
 
     async def closing(self, job: OutboxJob) -> None:

@@ -46,7 +46,7 @@ def seed_workspace(slack: SlackSandbox) -> Workspace:
         incidents=slack.add_channel("incidents", bot=True),
         major=slack.add_channel("incidents-major", bot=True),
         deployments=slack.add_channel("deployments", bot=True),
-        private_digest=slack.add_channel("incidents-private", bot=True),
+        private_digest=slack.add_channel("incidents-private", is_private=True, bot=True),
     )
 
 

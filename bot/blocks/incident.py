@@ -495,6 +495,17 @@ def announcement_message(view: IncidentView, channel_id: str | None) -> Message:
     return _message(fallback, blocks)
 
 
+def private_announcement_for_outsiders(incident: Incident) -> Message:
+    """A private incident's announcement where people outside it may read it: the private digest
+    channel, when the channel configured there turns out not to be private. Its reference,
+    priority and status only: no title, summary, channel or people."""
+    text = (
+        f":lock: {incident.reference}: a private {incident.priority.label} incident is"
+        f" {incident.status.label.lower()}. Its details are shared with its members only."
+    )
+    return _message(text, [_section(text)])
+
+
 def status_update_message(
     incident: Incident, text: str, author_id: str, permalink: str | None
 ) -> Message:
