@@ -90,7 +90,9 @@ async def run(
     _require_tokens(settings)
     stop = stop or asyncio.Event()
     async with AsyncExitStack() as stack:
-        await stack.enter_async_context(db.database(settings.database_url))
+        await stack.enter_async_context(
+            db.database(settings.database_url, pool_size=settings.db_pool_size)
+        )
         if migrate:
             applied = await db.apply_migrations(settings.database_url)
             if applied:

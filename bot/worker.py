@@ -126,6 +126,17 @@ class OutboxWorker:
         self._event.set()
 
     async def _run_job(self, job: OutboxJob) -> None:
+        try:
+            await self._run_leased_job(job)
+        except Exception:
+            # The database failed us (gone longer than storage.db's reconnect patience): the
+            # job keeps its lease and is claimed again once the lease ends, like after a crash.
+            log.exception(
+                "outbox job left to its lease: its outcome could not be recorded",
+                extra={"job_id": job.id, "kind": job.kind, "incident_id": job.incident_id},
+            )
+
+    async def _run_leased_job(self, job: OutboxJob) -> None:
         incident_id = job.incident_id
         if incident_id is None:
             await self._attempt(job)

@@ -15,19 +15,28 @@ How Tortoise 1.1.9 holds its state (and why these helpers look the way they do):
   and leave the caller's context untouched.
 - Transactions: inside ``async with transaction():`` every model query of the task goes through the
   transaction's connection (Tortoise binds it in a ContextVar); nesting makes a savepoint.
+- PostgreSQL going away (a restart, a failover): asyncpg's pool notices the closed connections and
+  opens new ones on the next query. ``_patient_connect`` makes that new connection wait up to
+  ``RECONNECT_PATIENCE_SECONDS`` for the server to accept connections again, so work that arrives
+  during a short outage (a Slack event, an outbox job's bookkeeping, a scheduled sweep) is done late
+  instead of failing; a query that was running on a connection the server closed still fails once.
+  The health probe does not wait (``PING_TIMEOUT_SECONDS``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 from tortoise import Tortoise, connections
 from tortoise.backends.base import executor as _executor
 from tortoise.backends.base.client import BaseDBAsyncClient, TransactionContext
+from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.context import TortoiseContext, get_current_context
 from tortoise.migrations.api import migrate as _migrate
 from tortoise.migrations.executor import MigrationExecutor
@@ -39,13 +48,54 @@ APP_LABEL = "models"
 MODEL_MODULES: tuple[str, ...] = ("storage.models",)
 MIGRATIONS_MODULE = "storage.migrations"
 DEFAULT_SQLITE_URL = "sqlite://firefighter.sqlite3"
+DEFAULT_POOL_SIZE = 10
+RECONNECT_PATIENCE_SECONDS = 15.0
+"""How long opening a PostgreSQL connection waits for a server that refuses connections (down,
+starting up or shutting down) before the query fails."""
+PING_TIMEOUT_SECONDS = 2.0
+
+_SERVER_AWAY = (OSError, asyncpg.CannotConnectNowError)
+"""Connecting failed because the server is not there (refused, unreachable) or not ready."""
 
 
-def tortoise_config(database_url: str) -> dict[str, Any]:
+async def _patient_connect(*args: Any, **kwargs: Any) -> asyncpg.Connection:
+    """``asyncpg.connect`` that waits out a server restart (see the module docstring)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + RECONNECT_PATIENCE_SECONDS
+    delay = 0.1
+    while True:
+        try:
+            return await asyncpg.connect(*args, **kwargs)
+        except _SERVER_AWAY as error:
+            if loop.time() + delay >= deadline:
+                raise
+            if delay == 0.1:
+                log.warning(
+                    "database unreachable; waiting for it",
+                    extra={"error": f"{type(error).__name__}: {error}"},
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+
+def _connection_config(database_url: str, pool_size: int) -> str | dict[str, Any]:
+    """A PostgreSQL URL becomes Tortoise credentials with the pool's size and the patient
+    connect; any other URL (SQLite) is left as it is."""
+    config = expand_db_url(database_url)
+    if config["engine"] != "tortoise.backends.asyncpg":
+        return database_url
+    credentials = config["credentials"]
+    credentials.setdefault("maxsize", pool_size)
+    credentials["connect"] = _patient_connect
+    return config
+
+
+def tortoise_config(database_url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> dict[str, Any]:
     """The Tortoise configuration for one database (PostgreSQL ``postgres://…`` or
-    ``sqlite://path``); tz-aware UTC datetimes."""
+    ``sqlite://path``); tz-aware UTC datetimes. ``pool_size``: PostgreSQL connections at most
+    (at least the handlers and outbox jobs that run at once; ``?maxsize=`` in the URL wins)."""
     return {
-        "connections": {"default": database_url},
+        "connections": {"default": _connection_config(database_url, pool_size)},
         "apps": {
             APP_LABEL: {
                 "models": list(MODEL_MODULES),
@@ -64,7 +114,7 @@ migrations needs the models, not a database, so it points at an in-memory SQLite
 to a real database with ``firefighter migrate`` (``apply_migrations``)."""
 
 
-async def open_database(url: str) -> TortoiseContext:
+async def open_database(url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> TortoiseContext:
     """Connect to ``url`` and make the database current for this task and its future tasks.
 
     Does not create tables: call ``apply_migrations`` (or run ``firefighter migrate``) first.
@@ -76,7 +126,9 @@ async def open_database(url: str) -> TortoiseContext:
     ctx = TortoiseContext()
     ctx.__enter__()
     try:
-        await ctx.init(config=tortoise_config(url), _enable_global_fallback=True)
+        await ctx.init(
+            config=tortoise_config(url, pool_size=pool_size), _enable_global_fallback=True
+        )
         await ctx.db().execute_query("SELECT 1")
     except BaseException:
         await ctx.close_connections()
@@ -103,9 +155,11 @@ def _leave(ctx: TortoiseContext) -> None:
 
 
 @contextlib.asynccontextmanager
-async def database(url: str) -> AsyncIterator[TortoiseContext]:
+async def database(
+    url: str, *, pool_size: int = DEFAULT_POOL_SIZE
+) -> AsyncIterator[TortoiseContext]:
     """``async with database(url):`` = ``open_database`` … ``close_database``."""
-    ctx = await open_database(url)
+    ctx = await open_database(url, pool_size=pool_size)
     try:
         yield ctx
     finally:
@@ -157,9 +211,10 @@ def dialect() -> str:
 
 
 async def ping() -> bool:
-    """True when the database answers ``SELECT 1`` (for ``/healthz``); never raises."""
+    """True when the database answers ``SELECT 1`` within ``PING_TIMEOUT_SECONDS`` (for
+    ``/healthz``: a probe does not wait for a restarting server); never raises."""
     try:
-        await connection().execute_query("SELECT 1")
+        await asyncio.wait_for(connection().execute_query("SELECT 1"), PING_TIMEOUT_SECONDS)
     except Exception:
         log.warning("database ping failed", exc_info=True)
         return False

@@ -1,0 +1,158 @@
+"""PostgreSQL restarted under a running bot process: the declaration whose side effects were in
+flight completes exactly once once the database is back, the people who used the bot while it
+was away were told so in Slack, and the process lives on and declares again (it reconnected)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+
+from bot.blocks.ids import CallbackId
+from sandbox.slack import SlackSandbox
+from tests.conftest import bot_process_env, free_port
+from tests.faults.conftest import BotProcess, PrivateCluster, spawn_logged_bot
+from tests.workspace import Workspace, eventually
+
+LEASE_SECONDS = "2"
+OUTAGE_SECONDS = 3.0
+
+
+async def declare(slack: SlackSandbox, user: str, title: str) -> None:
+    """The declare shortcut, then its modal submitted (both acked in time)."""
+    ack = await slack.run_global_shortcut(user, CallbackId.DECLARE_SHORTCUT)
+    assert ack.acked
+    before = {v.id for v in slack.views(user)}
+    view = await slack.wait_for(
+        lambda: next((v for v in slack.views(user) if v.id not in before), None), timeout=15
+    )
+    submitted = await slack.submit_view(
+        user,
+        view.id,
+        {
+            "declare.impact.business": {"declare.impact": "medium"},
+            "declare.title": {"declare.title": title},
+            "declare.summary": {"declare.summary": "Orders cannot be placed since 10:02."},
+            "declare.category": {"declare.category": "payments"},
+        },
+    )
+    assert submitted.acked and not submitted.errors, submitted.errors
+
+
+def incident_channels(slack: SlackSandbox) -> list[str]:
+    return sorted(cid for cid, c in slack.channels.items() if c.name.startswith("inc-"))
+
+
+def summaries(slack: SlackSandbox, channel_id: str) -> int:
+    return sum(
+        1
+        for m in slack.messages(channel_id)
+        if (m.metadata or {}).get("event_type") == "firefighter_summary"
+    )
+
+
+async def complete(slack: SlackSandbox, ws: Workspace, channel_id: str) -> None:
+    """Wait until the incident of ``channel_id`` has its pinned summary and its responders."""
+    await slack.wait_for(lambda: slack.channels[channel_id].pins, timeout=30)
+    await slack.wait_for(lambda: ws.responder in slack.channels[channel_id].members, timeout=30)
+
+
+async def has_participant(url: str, channel_id: str, user_id: str) -> bool:
+    """Whether the bot stored ``user_id`` as a participant of the incident of ``channel_id``."""
+    connection = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
+    try:
+        found = await connection.fetchval(
+            "SELECT count(*) FROM participant p JOIN incident i ON i.id = p.incident_id"
+            " WHERE i.channel_id = $1 AND p.user_id = $2 AND p.left_at IS NULL",
+            channel_id,
+            user_id,
+        )
+    finally:
+        await connection.close()
+    return bool(found)
+
+
+async def healthz(port: int) -> int:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"http://127.0.0.1:{port}/healthz") as response,
+    ):
+        return response.status
+
+
+async def test_the_bot_survives_a_database_restart_and_loses_nothing(
+    slack: SlackSandbox,
+    ws: Workspace,
+    private_postgres: PrivateCluster,
+    bot_processes: list[BotProcess],
+    tmp_path: Path,
+) -> None:
+    general = slack.add_channel("general", members=[ws.alice, ws.bob])
+    port = free_port()
+    env = bot_process_env(
+        slack,
+        private_postgres.url,
+        port,
+        OUTBOX_LEASE_SECONDS=LEASE_SECONDS,
+        REMINDER_SWEEP_SECONDS="0.5",
+        LOG_LEVEL="INFO",
+    )
+    bot = await spawn_logged_bot(env, tmp_path / "bot.log")
+    bot_processes.append(bot)
+    await slack.wait_for_connection(timeout=30)
+
+    # Slack is slow to post: the declaration's side effects are still running when the
+    # database goes away.
+    slack.inject_latency(1.0, methods={"chat.postMessage"})
+    await declare(slack, ws.alice, "Checkout is down for everyone")
+    await slack.wait_for(lambda: incident_channels(slack), timeout=15)
+    await slack.wait_for(lambda: slack.calls("conversations.setTopic"), timeout=15)
+
+    first = incident_channels(slack)[0]
+    await asyncio.to_thread(private_postgres.stop, "fast")
+    try:
+        # Meanwhile people keep using the bot; every interaction is acked in time (the sandbox
+        # records a miss as a violation) and Bob joins the incident's channel.
+        command = await slack.run_slash_command(ws.bob, "/incident", "open Search is slow", general)
+        assert command.acked
+        shortcut = await slack.run_global_shortcut(ws.bob, CallbackId.DECLARE_SHORTCUT)
+        assert shortcut.acked
+        await slack.join_channel(ws.bob, first)
+        assert await healthz(port) == 503
+        await asyncio.sleep(OUTAGE_SECONDS)
+        assert bot.alive, bot.log()[-4000:]
+    finally:
+        await asyncio.to_thread(private_postgres.start)
+    slack.clear_faults()
+
+    # Bob was told, for each, that it did not work (the forms' 3 s trigger ran out meanwhile).
+    await slack.wait_for(lambda: slack.ephemerals(ws.bob, general), timeout=30)
+    await slack.wait_for(lambda: slack.dms(ws.bob), timeout=30)
+
+    # The declaration in flight completes, exactly once.
+    await complete(slack, ws, first)
+    await slack.wait_for(lambda: len(slack.messages(ws.incidents)) >= 1, timeout=30)
+
+    # The process reconnected: a declaration after the restart goes all the way.
+    await declare(slack, ws.alice, "Search is slow")
+    await slack.wait_for(lambda: len(incident_channels(slack)) == 2, timeout=30)
+    second = next(c for c in incident_channels(slack) if c != first)
+    await complete(slack, ws, second)
+    await slack.wait_for(lambda: len(slack.messages(ws.incidents)) >= 2, timeout=30)
+    assert await healthz(port) == 200
+
+    assert bot.alive, bot.log()[-4000:]
+    assert len(slack.calls("conversations.create")) == 2
+    assert len(slack.messages(ws.incidents)) == 2  # one announcement each
+    for channel_id in (first, second):
+        assert len(slack.channels[channel_id].pins) == 1
+        assert summaries(slack, channel_id) == 1
+        assert ws.alice in slack.channels[channel_id].members
+    # Bob's join, while the database was away, was recorded once it came back.
+    await eventually(lambda: has_participant(private_postgres.url, first, ws.bob), seconds=30)
+    told = [
+        slack.render_message(m) for m in [*slack.ephemerals(ws.bob, general), *slack.dms(ws.bob)]
+    ]
+    assert told and all("went wrong" in text or "try again" in text for text in told), told
