@@ -2262,12 +2262,21 @@ class IncidentService:
         transaction)."""
         if not by.is_user:
             return
-        current = await self.incidents.require(incident.id)
-        first = record_first_response(current, at=at)
-        if first is None:
+        for attempt in range(ACK_ATTEMPTS):
+            current = await self.incidents.require(incident.id)
+            first = record_first_response(current, at=at)
+            if first is None:
+                return
+            try:
+                await self.incidents.update(first.incident, expected_version=current.version)
+            except ConcurrentUpdate:
+                # Two first actions at once (notes, 📌): the other one's write won; read the
+                # incident again rather than fail this action (the note would be lost).
+                if attempt == ACK_ATTEMPTS - 1:
+                    raise
+                continue
+            await self._append(current, first.event, by=by, at=at)
             return
-        await self.incidents.update(first.incident, expected_version=current.version)
-        await self._append(current, first.event, by=by, at=at)
 
     async def _append(
         self,
