@@ -34,6 +34,7 @@ from urllib.parse import quote_plus, urlencode
 from aiohttp import web
 
 from sandbox import http
+from sandbox.atlassian import AtlassianPeople
 from sandbox.confluence.contract import (
     V1_PREFIX,
     V2_PREFIX,
@@ -52,7 +53,7 @@ from sandbox.confluence.state import (
     Space,
     Version,
 )
-from sandbox.http import Answer, Fault, HttpSandbox, Refusal, basic_credentials, decoded_body
+from sandbox.http import Answer, Fault, HttpSandbox, Refusal, decoded_body
 from sandbox.openapi import Call, Operation
 
 #: v1 operations served: adding a label has no v2 equivalent; reading them back on v1 is cheap.
@@ -86,7 +87,7 @@ Delay = Fault
 come in (and is waiting), so a test can act in Confluence "while the request is in flight"."""
 
 
-class SandboxConfluence(HttpSandbox[RecordedRequest]):
+class SandboxConfluence(HttpSandbox[RecordedRequest], AtlassianPeople[Account]):
     """A local Confluence Cloud. Start it, point a client at `base_url` (the site).
 
     ```python
@@ -98,6 +99,7 @@ class SandboxConfluence(HttpSandbox[RecordedRequest]):
     """
 
     vendor = "Confluence"
+    account_type = Account
     client_max_size = 6 * 1024 * 1024
 
     def __init__(
@@ -114,13 +116,7 @@ class SandboxConfluence(HttpSandbox[RecordedRequest]):
         self._space_ids = itertools.count(65537)
         self._content_ids = itertools.count(98305)
         self._label_ids = itertools.count(1001)
-        self.accounts: dict[str, Account] = {}
-        self.bot = self.add_user(
-            "FireFighter Bot",
-            email="firefighter-bot@example.com",
-            account_id="712020:f1ref1ghter-b0t",
-            api_token="sandbox-bot-api-token",
-        )
+        self._start_people()
         self.spaces: dict[str, Space] = {}  # by id
         self.pages: dict[str, Page] = {}  # by id
         self.comments: dict[str, Comment] = {}  # by id
@@ -137,26 +133,6 @@ class SandboxConfluence(HttpSandbox[RecordedRequest]):
         return self._clock()
 
     # -- set-up and the "human" API ---------------------------------------------------------------
-    def add_user(
-        self,
-        display_name: str,
-        *,
-        email: str,
-        account_id: str | None = None,
-        api_token: str | None = None,
-        can_write: bool = True,
-    ) -> Account:
-        number = len(self.accounts) + 1
-        account = Account(
-            account_id=account_id or f"712020:sandbox-{number:04d}",
-            display_name=display_name,
-            email=email,
-            api_token=api_token or f"sandbox-token-{number}",
-            can_write=can_write,
-        )
-        self.accounts[account.account_id] = account
-        return account
-
     def add_space(self, key: str, name: str, *, author: Account | None = None) -> Space:
         """A new space with its homepage (`<name> Home`), as Confluence creates it."""
         if any(s.key == key for s in self.spaces.values()):
@@ -336,14 +312,7 @@ class SandboxConfluence(HttpSandbox[RecordedRequest]):
         return status, payload, headers
 
     def _authenticate(self, header: str) -> Account | None:
-        credentials = basic_credentials(header)
-        if credentials is None:
-            return None
-        user, secret = credentials
-        return next(
-            (a for a in self.accounts.values() if a.email == user and a.api_token == secret),
-            None,
-        )
+        return self._basic_account(header)
 
     def _dispatch(  # noqa: PLR0917 - one request's parts
         self,

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sandbox.atlassian import AtlassianAccount
+
 JSON = dict[str, Any]
 
 
@@ -46,11 +48,7 @@ class ConfluenceError(Exception):
 
 
 @dataclass
-class Account:
-    account_id: str
-    display_name: str
-    email: str
-    api_token: str
+class Account(AtlassianAccount):
     can_write: bool = True
     """False: the person may read the space but not change pages (403/404 on writes)."""
 

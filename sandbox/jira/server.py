@@ -28,7 +28,8 @@ from typing import Any, Literal
 from aiohttp import web
 
 from sandbox import http
-from sandbox.http import Answer, HttpSandbox, Refusal, basic_credentials, decoded_body
+from sandbox.atlassian import AtlassianPeople
+from sandbox.http import Answer, HttpSandbox, Refusal, decoded_body
 from sandbox.jira import catalog, jql
 from sandbox.jira.contract import (
     jira_spec,
@@ -102,7 +103,7 @@ class _Call:
         return dict(self.query)
 
 
-class SandboxJira(HttpSandbox[RecordedRequest]):
+class SandboxJira(HttpSandbox[RecordedRequest], AtlassianPeople[Account]):
     """A local Jira. Start it, point a client at `base_url` (the site URL).
 
     ```python
@@ -119,6 +120,7 @@ class SandboxJira(HttpSandbox[RecordedRequest]):
     """
 
     vendor = "Jira"
+    account_type = Account
     client_max_size = 16 * 1024 * 1024
 
     def __init__(
@@ -149,13 +151,7 @@ class SandboxJira(HttpSandbox[RecordedRequest]):
         self._option_ids = itertools.count(50001)
         self._component_ids = itertools.count(60001)
         self._tokens = itertools.count(1)
-        self.accounts: dict[str, Account] = {}
-        self.bot = self.add_user(
-            "FireFighter Bot",
-            email="firefighter-bot@example.com",
-            account_id="712020:f1ref1ghter-b0t",
-            api_token="sandbox-bot-api-token",
-        )
+        self._start_people()
         self.issue_types = {t.id: t for t in catalog.ISSUE_TYPES}
         self.priorities = {p.id: p for p in catalog.PRIORITIES}
         self.link_types = {t.id: t for t in catalog.LINK_TYPES}
@@ -176,28 +172,6 @@ class SandboxJira(HttpSandbox[RecordedRequest]):
         self._pages: dict[str, tuple[str, int, int]] = {}  # nextPageToken -> (jql, offset, size)
 
     # -- set-up and the "human" API ---------------------------------------------------------------
-    def add_user(
-        self,
-        display_name: str,
-        *,
-        email: str,
-        account_id: str | None = None,
-        api_token: str | None = None,
-        name: str | None = None,
-        email_visible: bool = True,
-    ) -> Account:
-        number = len(self.accounts) + 1
-        account = Account(
-            account_id=account_id or f"712020:sandbox-{number:04d}",
-            display_name=display_name,
-            email=email,
-            api_token=api_token or f"sandbox-token-{number}",
-            name=name or email.split("@", 1)[0],
-            email_visible=email_visible,
-        )
-        self.accounts[account.account_id] = account
-        return account
-
     def add_custom_field(
         self, name: str, kind: str = "string", *, options: Sequence[str] = ()
     ) -> str:
@@ -407,15 +381,9 @@ class SandboxJira(HttpSandbox[RecordedRequest]):
         return status, payload, {}
 
     def _authenticate(self, header: str) -> Account | None:
-        if header.startswith("Basic "):
-            credentials = basic_credentials(header)
-            if credentials is None:
-                return None
-            user, secret = credentials
-            for account in self.accounts.values():
-                if user in (account.email, account.name) and secret == account.api_token:
-                    return account
-        elif header.startswith("Bearer ") and self.mode == "datacenter":
+        if header.startswith("Basic "):  # an e-mail (Cloud) or a user name (Data Center)
+            return self._basic_account(header, lambda account: (account.email, account.name))
+        if header.startswith("Bearer ") and self.mode == "datacenter":
             token = header[7:].strip()  # a Data Center personal access token
             return next((a for a in self.accounts.values() if a.api_token == token), None)
         return None

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sandbox.atlassian import AtlassianAccount
+
 JSON = dict[str, Any]
 
 
@@ -27,15 +29,14 @@ class JiraError(Exception):
 
 
 @dataclass
-class Account:
-    account_id: str
-    display_name: str
-    email: str
-    api_token: str
-    name: str  # Data Center user name (Cloud has account ids only)
+class Account(AtlassianAccount):
+    name: str = ""  # Data Center user name (Cloud has account ids only): the e-mail's local part
     time_zone: str = "UTC"
     active: bool = True
     email_visible: bool = True  # Cloud hides `emailAddress` when the profile says so
+
+    def __post_init__(self) -> None:
+        self.name = self.name or self.email.split("@", 1)[0]
 
 
 @dataclass(frozen=True)
