@@ -7,8 +7,10 @@
 * An `events_api` envelope not acked within `ack_timeout` is redelivered up to 3 times with
   `retry_attempt` 1..3 and `retry_reason` "timeout" (§6.7; Slack's 0 s / 1 min / 5 min schedule is
   compressed into `event_retry_delays`). Interactions are not retried: the user sees an error (§6.7).
-* `disconnect` with `refresh_requested` / `warning` / `link_disabled` (§6.5); at most 10 connections, an
-  11th gets `too_many_websockets` (§6.6); un-acked envelopes of a dropped connection go to a live one.
+* `disconnect` with `refresh_requested` / `warning` / `link_disabled` (§6.5): the connections are closed
+  `disconnect_grace` later, or `warning_lead` (Slack: "about 10 seconds") after a `warning`; at most 10
+  connections, an 11th gets `too_many_websockets` (§6.6); un-acked envelopes of a closed connection
+  (closed by either side) are sent again, same envelope id, on a live one (or the next to connect).
 * PINGs are answered by aiohttp's autoping (§6.7).
 """
 
@@ -33,6 +35,7 @@ from sandbox.slack.state import JSON
 
 MAX_CONNECTIONS = 10
 MAX_EVENT_RETRIES = 3
+WARNING_LEAD_SECONDS = 10.0
 _NO_ACK = object()
 
 
@@ -103,6 +106,7 @@ class SocketModeHub:
         self.ack_timeout = ack_timeout
         self.event_retry_delays = event_retry_delays
         self.disconnect_grace = disconnect_grace
+        self.warning_lead = WARNING_LEAD_SECONDS
         self.faults = faults
         self.report = report
         self.connections: dict[str, Connection] = {}
@@ -194,7 +198,8 @@ class SocketModeHub:
                 await asyncio.wait_for(self._changed.wait(), remaining)
 
     async def disconnect(self, reason: str = "refresh_requested") -> None:
-        """Send `disconnect` to every connection; except for `warning`, close them after a grace period."""
+        """Send `disconnect` to every connection and close them after a grace period (after
+        `warning_lead` for a `warning`, unless the client reconnects first, as slack_sdk does)."""
         message = {
             "type": "disconnect",
             "reason": reason,
@@ -206,11 +211,11 @@ class SocketModeHub:
                 await connection.ws.send_json(message)
         if reason == "link_disabled":
             self.enabled = False
-        if reason != "warning":
-            self._spawn(self._close_later([c.id for c in targets]))
+        delay = self.warning_lead if reason == "warning" else self.disconnect_grace
+        self._spawn(self._close_later([c.id for c in targets], delay))
 
-    async def _close_later(self, ids: list[str]) -> None:
-        await asyncio.sleep(self.disconnect_grace)
+    async def _close_later(self, ids: list[str], delay: float) -> None:
+        await asyncio.sleep(delay)
         for connection_id in ids:
             connection = self.connections.get(connection_id)
             if connection is not None:
