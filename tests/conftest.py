@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 import pytest
@@ -89,25 +90,39 @@ def catalog() -> object:
     return load_catalog(None)
 
 
+def bot_settings(slack: object, **extra: object) -> object:
+    """Settings of a wired bot against the Slack sandbox (its HTTP server on a free loopback
+    port), with ``extra`` on top: an integration's values (``jira_values``…) or a test's own."""
+    from bot.config import Settings
+
+    values: dict[str, object] = {
+        "slack_bot_token": slack.bot_token,  # type: ignore[attr-defined]
+        "slack_app_token": slack.app_token,  # type: ignore[attr-defined]
+        "slack_api_url": slack.base_url,  # type: ignore[attr-defined]
+        "http_host": "127.0.0.1",
+        "http_port": 0,
+        **extra,
+    }
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+async def start_test_bot(
+    stack: AsyncExitStack, slack: object, settings: object, catalog: object
+) -> object:
+    """``bot.main.start_bot`` on ``stack`` (stopped when it closes), once its Socket Mode
+    connection is up."""
+    from bot.main import start_bot
+
+    running = await start_bot(settings, catalog, stack)  # type: ignore[arg-type]
+    await slack.wait_for_connection()  # type: ignore[attr-defined]
+    return running
+
+
 @pytest_asyncio.fixture
 async def bot(db: object, slack: object, catalog: object) -> AsyncIterator[object]:
     """The real wired bot connected to the sandbox over Socket Mode, on the test database."""
-    from contextlib import AsyncExitStack
-
-    from bot.config import Settings
-    from bot.main import start_bot
-
-    settings = Settings(
-        slack_bot_token=slack.bot_token,  # type: ignore[attr-defined]
-        slack_app_token=slack.app_token,  # type: ignore[attr-defined]
-        slack_api_url=slack.base_url,  # type: ignore[attr-defined]
-        http_host="127.0.0.1",
-        http_port=0,
-    )
     async with AsyncExitStack() as stack:
-        running = await start_bot(settings, catalog, stack)  # type: ignore[arg-type]
-        await slack.wait_for_connection()  # type: ignore[attr-defined]
-        yield running
+        yield await start_test_bot(stack, slack, bot_settings(slack), catalog)
 
 
 @pytest_asyncio.fixture
@@ -200,34 +215,27 @@ def jira_catalog(jira: object, catalog: object) -> object:
     )
 
 
+def jira_values(jira: object) -> dict[str, object]:
+    """A bot's settings for the sandbox Jira, Cloud or Data Center as it runs (the pull runs only
+    when a test calls ``ticket_pull.pull()``: its interval is an hour)."""
+    cloud = jira.mode == "cloud"  # type: ignore[attr-defined]
+    return {
+        "jira_url": jira.base_url,  # type: ignore[attr-defined]
+        "jira_user": jira.bot.email if cloud else None,  # type: ignore[attr-defined]
+        "jira_api_token": jira.bot.api_token,  # type: ignore[attr-defined]
+        "jira_cloud": cloud,
+        "jira_pull_seconds": 3600,
+    }
+
+
 @pytest_asyncio.fixture
 async def jira_bot(
     db: object, slack: object, jira: object, jira_catalog: object
 ) -> AsyncIterator[object]:
-    """The wired bot with Jira switched on against the sandbox Jira. The pull job runs only when a
-    test calls ``ticket_pull.pull()`` (its interval is an hour)."""
-    from contextlib import AsyncExitStack
-
-    from bot.config import Settings
-    from bot.main import start_bot
-
-    cloud = jira.mode == "cloud"  # type: ignore[attr-defined]
-    settings = Settings(
-        slack_bot_token=slack.bot_token,  # type: ignore[attr-defined]
-        slack_app_token=slack.app_token,  # type: ignore[attr-defined]
-        slack_api_url=slack.base_url,  # type: ignore[attr-defined]
-        http_host="127.0.0.1",
-        http_port=0,
-        jira_url=jira.base_url,  # type: ignore[attr-defined]
-        jira_user=jira.bot.email if cloud else None,  # type: ignore[attr-defined]
-        jira_api_token=jira.bot.api_token,  # type: ignore[attr-defined]
-        jira_cloud=cloud,
-        jira_pull_seconds=3600,
-    )
+    """The wired bot with Jira switched on against the sandbox Jira."""
     async with AsyncExitStack() as stack:
-        running = await start_bot(settings, jira_catalog, stack)  # type: ignore[arg-type]
-        await slack.wait_for_connection()  # type: ignore[attr-defined]
-        yield running
+        settings = bot_settings(slack, **jira_values(jira))
+        yield await start_test_bot(stack, slack, settings, jira_catalog)
 
 
 # --- PagerDuty ------------------------------------------------------------------------------------
@@ -260,25 +268,21 @@ async def pagerduty(catalog: object) -> AsyncIterator[object]:
         sandbox.assert_no_violations()
 
 
-def pagerduty_settings(slack: object, pagerduty: object, **extra: object) -> object:
-    """Settings of a bot with PagerDuty on against the sandbox (the pull runs only when a test
-    calls ``page_pull.pull()``: its interval is an hour)."""
-    from bot.config import Settings
-
-    values: dict[str, object] = {
-        "slack_bot_token": slack.bot_token,  # type: ignore[attr-defined]
-        "slack_app_token": slack.app_token,  # type: ignore[attr-defined]
-        "slack_api_url": slack.base_url,  # type: ignore[attr-defined]
-        "http_host": "127.0.0.1",
-        "http_port": 0,
+def pagerduty_values(pagerduty: object) -> dict[str, object]:
+    """A bot's settings for the sandbox PagerDuty (the pull runs only when a test calls
+    ``page_pull.pull()``: its interval is an hour)."""
+    return {
         "pagerduty_api_url": pagerduty.base_url,  # type: ignore[attr-defined]
         "pagerduty_api_token": pagerduty.api_token,  # type: ignore[attr-defined]
         "pagerduty_from_email": pagerduty.bot.email,  # type: ignore[attr-defined]
         "pagerduty_ca_bundle": pagerduty.ca_pem_path,  # type: ignore[attr-defined]
         "pagerduty_pull_seconds": 3600,
-        **extra,
     }
-    return Settings(**values)  # type: ignore[arg-type]
+
+
+def pagerduty_settings(slack: object, pagerduty: object, **extra: object) -> object:
+    """Settings of a bot with PagerDuty on against the sandbox."""
+    return bot_settings(slack, **pagerduty_values(pagerduty), **extra)
 
 
 @pytest_asyncio.fixture
@@ -286,15 +290,8 @@ async def pagerduty_bot(
     db: object, slack: object, pagerduty: object, catalog: object
 ) -> AsyncIterator[object]:
     """The wired bot with PagerDuty switched on against the sandbox PagerDuty."""
-    from contextlib import AsyncExitStack
-
-    from bot.main import start_bot
-
-    settings = pagerduty_settings(slack, pagerduty)
     async with AsyncExitStack() as stack:
-        running = await start_bot(settings, catalog, stack)  # type: ignore[arg-type]
-        await slack.wait_for_connection()  # type: ignore[attr-defined]
-        yield running
+        yield await start_test_bot(stack, slack, pagerduty_settings(slack, pagerduty), catalog)
 
 
 # --- Confluence (post-mortems) -------------------------------------------------------------------
@@ -328,24 +325,20 @@ def confluence_catalog(confluence: object, catalog: object) -> object:
     return catalog.model_copy(update={"confluence": section})  # type: ignore[attr-defined]
 
 
-def confluence_settings(slack: object, confluence: object, **extra: object) -> object:
-    """Settings of a bot with Confluence on against the sandbox (the readiness pull runs only when
-    a test calls ``postmortem_pull.pull()``: its interval is an hour)."""
-    from bot.config import Settings
-
-    values: dict[str, object] = {
-        "slack_bot_token": slack.bot_token,  # type: ignore[attr-defined]
-        "slack_app_token": slack.app_token,  # type: ignore[attr-defined]
-        "slack_api_url": slack.base_url,  # type: ignore[attr-defined]
-        "http_host": "127.0.0.1",
-        "http_port": 0,
+def confluence_values(confluence: object) -> dict[str, object]:
+    """A bot's settings for the sandbox Confluence (the readiness pull runs only when a test calls
+    ``postmortem_pull.pull()``: its interval is an hour)."""
+    return {
         "confluence_url": confluence.base_url,  # type: ignore[attr-defined]
         "confluence_user": confluence.bot.email,  # type: ignore[attr-defined]
         "confluence_api_token": confluence.bot.api_token,  # type: ignore[attr-defined]
         "confluence_pull_seconds": 3600,
-        **extra,
     }
-    return Settings(**values)  # type: ignore[arg-type]
+
+
+def confluence_settings(slack: object, confluence: object, **extra: object) -> object:
+    """Settings of a bot with Confluence on against the sandbox."""
+    return bot_settings(slack, **confluence_values(confluence), **extra)
 
 
 @pytest_asyncio.fixture
@@ -353,12 +346,6 @@ async def confluence_bot(
     db: object, slack: object, confluence: object, confluence_catalog: object
 ) -> AsyncIterator[object]:
     """The wired bot with Confluence switched on against the sandbox Confluence."""
-    from contextlib import AsyncExitStack
-
-    from bot.main import start_bot
-
-    settings = confluence_settings(slack, confluence)
     async with AsyncExitStack() as stack:
-        running = await start_bot(settings, confluence_catalog, stack)  # type: ignore[arg-type]
-        await slack.wait_for_connection()  # type: ignore[attr-defined]
-        yield running
+        settings = confluence_settings(slack, confluence)
+        yield await start_test_bot(stack, slack, settings, confluence_catalog)
