@@ -13,8 +13,12 @@ from dataclasses import dataclass
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.middleware.authorization.async_single_team_authorization import (
+    AsyncSingleTeamAuthorization,
+)
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.config import Catalog, Settings
 from bot.health import health_app, start_health_server
@@ -176,6 +180,8 @@ async def start_bot(
         home_publisher=home_publisher,
     )
 
+    _prime_authorization(app, identity)
+
     handler = AsyncSocketModeHandler(app, app_token=slack_app_token, web_client=client)
     await handler.connect_async()  # type: ignore[no-untyped-call]
     stack.push_async_callback(handler.close_async)
@@ -243,6 +249,16 @@ def catalog_references(catalog: Catalog) -> tuple[list[str], list[str], list[str
         groups += category.responders.usergroups
         users += category.responders.users
     return channels, groups, users
+
+
+def _prime_authorization(app: AsyncApp, identity: AsyncSlackResponse) -> None:
+    """Bolt's single-workspace authorization calls ``auth.test`` on the first request, before
+    that request's listener runs, hence before its ack (and once per request in flight until
+    one answers): with a slow Slack the first interaction after a start was acked late and its
+    form's trigger expired. It gets the answer ``start_bot`` already has instead."""
+    for middleware in app._async_middleware_list:
+        if isinstance(middleware, AsyncSingleTeamAuthorization):
+            middleware.auth_test_result = identity
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:
