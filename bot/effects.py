@@ -8,8 +8,10 @@ crash it finds what was done (and, for a call whose answer was lost, looks its m
 metadata before posting again), so there is exactly one channel, announcement and summary.
 
 The path of a new critical incident is three dependent rounds of Slack calls, everything else
-concurrent: create the channel → {invite, post the summary, set the topic, announce, reply in the
-source thread, warn the deploy channel} → {pin the summary, delete the topic notice}.
+concurrent: create the channel (the incident and its slack refs read first, the rest of what the
+messages need read beside the call) → {invite (once the channel is recorded on the incident), post
+the summary, set the topic, announce, reply in the source thread, warn the deploy channel} → {pin
+the summary, delete the topic notice}. ``docs/benchmarks.md`` has the trace of one.
 """
 
 from __future__ import annotations
@@ -209,7 +211,9 @@ class SlackEffects:
 
     async def _view(self, incident: Incident) -> IncidentView:
         priority = self.catalog.priority(incident.priority.label)
-        assignments = await self.roles.list(incident.id)
+        assignments, links = await asyncio.gather(
+            self.roles.list(incident.id), self._links(incident)
+        )
         names = {role.key: role.name for role in self.catalog.roles}
         commander = next((a.user_id for a in assignments if a.role == "commander"), None)
         try:
@@ -225,20 +229,25 @@ class SlackEffects:
             commander=commander,
             roles=[(names.get(a.role, a.role), a.user_id) for a in assignments],
             category_name=category_name,
-            links=await self._links(incident),
+            links=links,
         )
 
     async def _links(self, incident: Incident) -> dict[str, str]:
         """The incident's pages elsewhere (its Jira ticket…), for the summary and bookmarks."""
         links: dict[str, str] = {}
-        ticket_link = (await self.tickets.links([incident.id])).get(incident.id)
+        tickets, postmortems, pages = await asyncio.gather(
+            self.tickets.links([incident.id]),
+            PostmortemRepository().links([incident.id]),
+            PageRepository().list(incident.id),
+        )
+        ticket_link = tickets.get(incident.id)
         if ticket_link is not None:
             key, url = ticket_link
             links[f"Jira {key}"] = url
-        postmortem_link = (await PostmortemRepository().links([incident.id])).get(incident.id)
+        postmortem_link = postmortems.get(incident.id)
         if postmortem_link is not None:
             links["Post-mortem"] = postmortem_link
-        for paged in await PageRepository().list(incident.id):
+        for paged in pages:
             if paged.url:
                 links[f"{paged.reference} ({paged.service_key})"] = paged.url
         return links
@@ -270,34 +279,46 @@ class SlackEffects:
     # --- SYNC ---------------------------------------------------------------------------------
 
     async def sync(self, job: OutboxJob) -> None:
-        incident = await self.incidents.require(int(job.payload["incident_id"]))
-        refs = await self.refs.all(incident.id)
+        incident_id = int(job.payload["incident_id"])
+        incident, refs = await asyncio.gather(
+            self.incidents.require(incident_id), self.refs.all(incident_id)
+        )
         retrying = job.attempts > 1
         channel_id = incident.channel_id
         wants_channel = incident.response_type is ResponseType.CRITICAL and incident.is_open
-        view = await self._view(incident)
-        wanted = (
-            await self._wanted_members(incident, [user for _, user in view.roles])
-            if wants_channel
-            else []
-        )
-        if wants_channel and channel_id is None:
-            channel_id, name = await self._create_channel(incident, refs, retrying=retrying)
+        creating = wants_channel and channel_id is None
+        # The channel is the first dependent call: it leaves now, while the view (roles, links)
+        # and the wanted members are read beside it.
+        created: asyncio.Task[tuple[str, str]] | None = None
+        if creating:
+            created = asyncio.create_task(self._create_channel(incident, refs, retrying=retrying))
+        try:
+            view = await self._view(incident)
+            wanted = (
+                await self._wanted_members(incident, [user for _, user in view.roles])
+                if wants_channel
+                else []
+            )
+        except BaseException:
+            if created is not None:
+                created.cancel()
+                await asyncio.gather(created, return_exceptions=True)
+            raise
+        round_two: list[Awaitable[None]] = []
+        if created is not None:
+            channel_id, name = await created
             incident = dataclasses.replace(incident, channel_id=channel_id, channel_name=name)
             view = dataclasses.replace(view, incident=incident)
-            if self.channel_ready is not None:
-                await self.channel_ready(incident.id)
         if wants_channel and channel_id is not None and ARCHIVED in refs:
             # Reopened after its channel was archived: the responders need it back.
             await self.chat.unarchive(channel_id)
             await self.refs.delete(incident.id, ARCHIVED)
             refs = {k: v for k, v in refs.items() if k != ARCHIVED}
-        round_two: list[Awaitable[None]] = []
         has_live_channel = channel_id is not None and ARCHIVED not in refs
         if has_live_channel and channel_id is not None:
             if incident.response_type is ResponseType.CRITICAL:
                 round_two += [
-                    self._invite(incident, channel_id, refs, wanted),
+                    self._members(incident, channel_id, refs, wanted, new=creating),
                     self._summary(view, channel_id, refs, retrying=retrying),
                     self._topic(view, channel_id, refs),
                     self._bookmarks(incident, channel_id, refs, view.links),
@@ -315,6 +336,24 @@ class SlackEffects:
             if wants_channel and channel_id is not None and error.code in CHANNEL_LOST:
                 await self._recover_channel(incident, channel_id, error)
             raise
+
+    async def _members(
+        self,
+        incident: Incident,
+        channel_id: str,
+        refs: Mapping[str, SlackRef],
+        wanted: list[str],
+        *,
+        new: bool,
+    ) -> None:
+        """A new channel is recorded on the incident first (the invitees' ``member_joined``
+        events are then matched to it), and only then are people invited: the summary, topic
+        and announcement need not wait for the database and leave beside it."""
+        if new:
+            await self.incidents.set_channel(incident.id, channel_id, incident.channel_name)
+            if self.channel_ready is not None:
+                await self.channel_ready(incident.id)
+        await self._invite(incident, channel_id, refs, wanted)
 
     async def _recover_channel(self, incident: Incident, channel_id: str, error: ChatError) -> None:
         """The incident's channel was archived, the bot removed from it, or the channel deleted
@@ -377,8 +416,7 @@ class SlackEffects:
                 if adopted is not None:
                     return adopted, name
                 continue
-            await self.incidents.set_channel(incident.id, channel_id, name)
-            return channel_id, name
+            return channel_id, name  # recorded on the incident by ``_members``
         raise ChatError("name_taken", method="conversations.create", transient=False)
 
     async def _adopt(self, incident: Incident, name: str) -> str | None:

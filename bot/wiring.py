@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
@@ -74,9 +75,14 @@ log = logging.getLogger("firefighter.wiring")
 
 
 def build_web_client(settings: Settings) -> AsyncWebClient:
-    """The Web API client, pointed at ``SLACK_API_URL`` (Slack, or any Slack-compatible server)."""
+    """The Web API client, pointed at ``SLACK_API_URL`` (Slack, or any Slack-compatible server).
+
+    Call it on the running loop and close it with ``close_web_client``: it holds one aiohttp
+    session, so calls reuse their connections (without one, slack_sdk opens a session and a new
+    TCP and TLS connection for every call: a round trip or more before each request)."""
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     client = AsyncWebClient(token=token, base_url=settings.slack_api_url)
+    client.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=client.timeout))
     # 429s are not retried by default (SLACK_NOTES §8.3); one short retry keeps interactive paths
     # snappy, longer backoff belongs to the outbox.
     client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=1))
@@ -84,7 +90,7 @@ def build_web_client(settings: Settings) -> AsyncWebClient:
 
 
 async def close_web_client(client: AsyncWebClient) -> None:
-    """Close the aiohttp session a client may hold (it opens none until given one)."""
+    """Close the aiohttp session the client holds (``build_web_client`` gives it one)."""
     session = client.session
     if session is not None and not session.closed:
         await session.close()
