@@ -29,7 +29,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.harness import bot_process, percentile, seed_catalog_names  # noqa: E402
+from bench.harness import (  # noqa: E402
+    bench_sandbox,
+    block_kit_problems,
+    bot_process,
+    percentile,
+    seed_catalog_names,
+)
 from sandbox.slack import SlackSandbox  # noqa: E402
 
 BASELINE_READY_MS = 223.0
@@ -76,7 +82,7 @@ async def drop(name: str) -> None:
         await admin.close()
 
 
-async def main(runs: int, latency_ms: float, sqlite: bool) -> dict[str, float]:
+async def main(runs: int, latency_ms: float, sqlite: bool, trace: bool = False) -> dict[str, float]:
     """Run the bench, print its report and return its figures (bench/run_all.py tabulates them)."""
     latency = latency_ms / 1000
     with tempfile.TemporaryDirectory() as tmp:
@@ -85,14 +91,16 @@ async def main(runs: int, latency_ms: float, sqlite: bool) -> dict[str, float]:
         else:
             url, db_name = await postgres_database()
         try:
-            async with SlackSandbox() as slack:
-                return await run(slack, url, runs, latency)
+            async with bench_sandbox() as slack:
+                return await run(slack, url, runs, latency, trace)
         finally:
             if db_name:
                 await drop(db_name)
 
 
-async def run(slack: SlackSandbox, url: str, runs: int, latency: float) -> dict[str, float]:
+async def run(
+    slack: SlackSandbox, url: str, runs: int, latency: float, trace: bool = False
+) -> dict[str, float]:
     user = slack.add_user("bench")
     responder = slack.add_user("oncall")
     slack.add_usergroup("payments-oncall", [responder])
@@ -162,6 +170,14 @@ async def run(slack: SlackSandbox, url: str, runs: int, latency: float) -> dict[
             ready.append(ready_ms)
             calls.append(len(path))
             trips.append(rounds([r.at for r in path], latency))
+            if trace:
+                print(
+                    f"run {i - 2}: {ready_ms:.0f} ms: "
+                    + ", ".join(
+                        f"{r.method} @{(r.at - submitted_wall) * 1000:.0f}"
+                        for r in sorted(path, key=lambda r: r.at)
+                    )
+                )
         figures = report(
             open_acks=open_acks,
             submit_acks=submit_acks,
@@ -171,6 +187,11 @@ async def run(slack: SlackSandbox, url: str, runs: int, latency: float) -> dict[
             latency=latency,
         )
         slack.assert_no_violations()
+        problems = block_kit_problems(slack)
+        print(f"Block Kit schema problems (checked after the runs): {len(problems)}")
+        for problem in problems[:5]:
+            print(f"  {problem}")
+        figures["violations"] = float(len(slack.violations) + len(problems))
         return figures
 
 
@@ -228,5 +249,8 @@ if __name__ == "__main__":
     parser.add_argument(
         "--sqlite", action="store_true", help="embedded SQLite instead of PostgreSQL"
     )
+    parser.add_argument(
+        "--trace", action="store_true", help="print each run's Web API calls (answered at, ms)"
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.runs, args.latency_ms, args.sqlite))
+    asyncio.run(main(args.runs, args.latency_ms, args.sqlite, args.trace))

@@ -34,8 +34,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.harness import bot_process, fresh_postgres, percentile, rss_mb, seed_catalog_names  # noqa: E402
-from sandbox.slack import SlackSandbox  # noqa: E402
+from bench.harness import (  # noqa: E402
+    bench_sandbox,
+    block_kit_problems,
+    bot_process,
+    fresh_postgres,
+    percentile,
+    rss_mb,
+    seed_catalog_names,
+)
 from sandbox.slack.ratelimit import POST_BURST, WINDOW  # noqa: E402
 from sandbox.slack.spec import TIER_PER_MINUTE, method_spec  # noqa: E402
 
@@ -122,7 +129,7 @@ def bound(calls: dict[str, int], posts_per_channel: dict[str, int]) -> tuple[flo
 
 
 async def measure(declarations: int, within: float, settle_timeout: float = 900.0) -> Storm:
-    async with fresh_postgres() as url, SlackSandbox(enforce_rate_limits=True) as slack:
+    async with fresh_postgres() as url, bench_sandbox(enforce_rate_limits=True) as slack:
         people = [slack.add_user(f"declarer{n:03d}") for n in range(declarations)]
         responder = slack.add_user("oncall")
         slack.add_usergroup("payments-oncall", [responder])
@@ -216,7 +223,7 @@ async def measure(declarations: int, within: float, settle_timeout: float = 900.
             bound_s, bound_method, lines = bound(
                 dict(calls), {names.get(k, k): v for k, v in posts.items()}
             )
-            violations = len(slack.violations)
+            violations = len(slack.violations) + len(block_kit_problems(slack))
         import asyncpg
 
         connection = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))

@@ -21,7 +21,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.harness import bot_process, fresh_postgres, percentile, seed_catalog_names  # noqa: E402
+from bench.harness import (  # noqa: E402
+    bench_sandbox,
+    block_kit_problems,
+    bot_process,
+    fresh_postgres,
+    percentile,
+    seed_catalog_names,
+)
 from sandbox.slack import SlackSandbox  # noqa: E402
 
 TARGET_P99_MS = {20.0: 10.0, 100.0: 20.0}
@@ -49,7 +56,7 @@ class Sustained:
 
 async def measure(rates: list[float], seconds: float) -> list[Sustained]:
     results: list[Sustained] = []
-    async with fresh_postgres() as url, SlackSandbox() as slack:
+    async with fresh_postgres() as url, bench_sandbox() as slack:
         people = [slack.add_user(f"load{n:02d}") for n in range(PEOPLE)]
         seed_catalog_names(slack, slack.add_user("oncall"))
         channel = slack.add_channel("load", members=people)
@@ -64,7 +71,7 @@ async def measure(rates: list[float], seconds: float) -> list[Sustained]:
             for rate in rates:
                 results.append(await one_rate(slack, people, channel, rate, seconds))
                 await asyncio.sleep(2)  # let the modals' views.open calls drain
-            violations = len(slack.violations)
+            violations = len(slack.violations) + len(block_kit_problems(slack))
     for result in results:
         result.violations = violations
     return results
