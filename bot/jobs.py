@@ -99,9 +99,14 @@ async def send_reminders(service: IncidentService, kind: ReminderKind, owner: st
     leasing = lock.leased(
         f"sweep:{kind.value}", owner, REMINDER_SWEEP_LEASE_SECONDS, clock=service.clock.now
     )
-    async with scheduled_run(f"send_{kind.value}_reminders", leasing) as lease:
-        if lease:
-            await service.send_due_reminders(kind, service.clock.now())
+    try:
+        async with scheduled_run(f"send_{kind.value}_reminders", leasing) as lease:
+            if lease:
+                await service.send_due_reminders(kind, service.clock.now())
+    except asyncio.CancelledError:
+        # Stopped at shutdown: what was sent is recorded (each due time in its own transaction),
+        # the next start sends the rest.
+        log.info(f"{kind.value} reminder sweep interrupted by shutdown")
 
 
 def add_reminder_sweeps(
@@ -127,10 +132,14 @@ async def forget_old_intents(service: IncidentService, owner: str | None = None)
         FORGET_INTENTS_LEASE_SECONDS,
         clock=service.clock.now,
     )
-    async with scheduled_run("forget_old_intents", leasing) as lease:
-        if not lease:
-            return
-        forgotten = await service.forget_intents_before(service.clock.now() - INTENT_MEMORY)
+    try:
+        async with scheduled_run("forget_old_intents", leasing) as lease:
+            if not lease:
+                return
+            forgotten = await service.forget_intents_before(service.clock.now() - INTENT_MEMORY)
+    except asyncio.CancelledError:
+        log.info("forgetting old intents interrupted by shutdown")  # the next turn goes on
+        return
     if forgotten:
         log.info("old intents forgotten", extra={"count": forgotten})
 
@@ -242,6 +251,9 @@ def add_jobs(
 ) -> None:
     """Every scheduled job of the service (the pulls are added by ``add_pull``), each under a
     lease held by this process while it runs."""
+    # Each turn has its line on ``runs_log``; APScheduler's two (running, executed) per turn of
+    # every job on every replica only drowned it. Its warnings and errors stay.
+    logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
     owner = owner_id()
     scheduler.add_job(
         forget_old_intents,

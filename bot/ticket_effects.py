@@ -104,6 +104,12 @@ class TicketEffects:
             return
         wanted = ticket.synced_fields(self.catalog, incident, context)
         changes = ticket.differences(wanted, snapshot, jira.priority_field)
+        for pulled in (jira.priority_field, "assignee"):
+            # Changed in Jira since the last sync while the incident kept the value agreed then:
+            # a person's change the next pull brings to the incident. Writing the incident's value
+            # now would undo it unseen (the pull would then find only the bot's change).
+            if pulled in changes and current.written.get(pulled) == _plain(wanted[pulled]):
+                del changes[pulled]
         document = ticket.description(self.catalog, incident, context)
         digest = ticket.digest(document)
         if current.written.get(ticket.DESCRIPTION_KEY) not in (None, digest):
