@@ -21,9 +21,17 @@ WINDOW = 60.0
 
 
 class RateLimiter:
-    """Sliding one-minute windows per method, and a token bucket per channel for chat.postMessage."""
+    """Sliding one-minute windows per method, and a token bucket per channel for chat.postMessage.
 
-    def __init__(self) -> None:
+    `time_scale` > 1 runs Slack's clock faster, for tests that must live through a storm in
+    seconds: a tier's minute lasts `60 / time_scale` s and a channel takes `time_scale` messages a
+    second; Retry-After stays a whole number of seconds, at least 1, as Slack sends it."""
+
+    def __init__(self, *, time_scale: float = 1.0) -> None:
+        if time_scale <= 0:
+            raise ValueError("time_scale must be positive")
+        self.window = WINDOW / time_scale
+        self.posts_per_second = time_scale
         self._calls: dict[str, deque[float]] = {}
         self._buckets: dict[str, tuple[float, float]] = {}  # channel → (tokens, last refill)
 
@@ -32,18 +40,18 @@ class RateLimiter:
         now = time.monotonic()
         if method == "chat.postMessage":
             tokens, last = self._buckets.get(channel or "", (float(POST_BURST), now))
-            tokens = min(float(POST_BURST), tokens + (now - last))
+            tokens = min(float(POST_BURST), tokens + (now - last) * self.posts_per_second)
             if tokens < 1.0:
                 self._buckets[channel or ""] = (tokens, now)
-                return max(1, math.ceil(1.0 - tokens))
+                return max(1, math.ceil((1.0 - tokens) / self.posts_per_second))
             self._buckets[channel or ""] = (tokens - 1.0, now)
             return None
         limit = TIER_PER_MINUTE.get(tier, 50)
         calls = self._calls.setdefault(method, deque())
-        while calls and now - calls[0] >= WINDOW:
+        while calls and now - calls[0] >= self.window:
             calls.popleft()
         if len(calls) >= limit:
-            return max(1, math.ceil(WINDOW - (now - calls[0])))
+            return max(1, math.ceil(self.window - (now - calls[0])))
         calls.append(now)
         return None
 
