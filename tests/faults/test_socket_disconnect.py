@@ -100,7 +100,7 @@ async def test_after_a_warning_slack_closes_the_connection_and_sends_its_unacked
         )
         assert (await old.receive_json(timeout=5))["type"] == "hello"
         shortcut = asyncio.create_task(slack.run_global_shortcut(alice, "declare"))
-        envelope = await old.receive_json()
+        envelope = await old.receive_json(timeout=5)
         await slack.disconnect("warning")
         assert (await old.receive_json(timeout=5))["reason"] == "warning"
         closed = await old.receive(timeout=5)
@@ -110,7 +110,7 @@ async def test_after_a_warning_slack_closes_the_connection_and_sends_its_unacked
             (await apps.apps_connections_open(app_token=slack.app_token))["url"]
         )
         assert (await new.receive_json(timeout=5))["type"] == "hello"
-        again = await new.receive_json()
+        again = await new.receive_json(timeout=5)
         assert again["envelope_id"] == envelope["envelope_id"]
         assert again["payload"] == envelope["payload"]
         await new.send_json({"envelope_id": again["envelope_id"]})
