@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from tests.conftest import REPO_ROOT, free_port
+from tests.conftest import free_port, spawn_bot
 
 PG_BIN = Path(os.environ.get("FIREFIGHTER_PG_BIN", "/usr/lib/postgresql/15/bin"))
 DATABASE = "firefighter"
@@ -137,6 +137,7 @@ class BotProcess:
 
     process: asyncio.subprocess.Process
     log_path: Path
+    copying: asyncio.Task[None]
 
     @property
     def alive(self) -> bool:
@@ -149,29 +150,32 @@ class BotProcess:
         if self.alive:
             self.process.terminate()
         try:
-            return await asyncio.wait_for(self.process.wait(), timeout=30)
+            code = await asyncio.wait_for(self.process.wait(), timeout=30)
         except TimeoutError:
             self.process.kill()
-            return await self.process.wait()
+            code = await self.process.wait()
+        await self.copying
+        return code
 
 
 async def spawn_logged_bot(env: dict[str, str], log_path: Path) -> BotProcess:
-    """Like ``tests.conftest.spawn_bot``, its output going to ``log_path`` (a pipe nobody reads
-    would fill up and stall the bot)."""
-    import sys
+    """``tests.conftest.spawn_bot`` with its output copied to ``log_path`` as it comes (a pipe
+    nobody reads would fill up and stall the bot)."""
+    process: asyncio.subprocess.Process = await spawn_bot(env, capture=True)  # type: ignore[assignment]
+    output = log_path.open("ab")
 
-    with log_path.open("wb") as output:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "run",
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    return BotProcess(process, log_path)
+    async def copy(stream: asyncio.StreamReader | None) -> None:
+        while stream is not None and (line := await stream.readline()):
+            output.write(line)
+            output.flush()
+
+    async def copy_all() -> None:
+        try:
+            await asyncio.gather(copy(process.stdout), copy(process.stderr))
+        finally:
+            output.close()
+
+    return BotProcess(process, log_path, asyncio.create_task(copy_all()))
 
 
 @pytest_asyncio.fixture
