@@ -812,14 +812,17 @@ class IncidentService:
         async with transaction():
             if not await idempotency.remember(f"pin:{intent_key}", now=now):
                 return None
-            existing = [
+            pinned = [
                 e
                 for e in await self.timeline.find_by_source(source.channel_id, source.ts)
-                if e.kind is TimelineKind.PINNED_MESSAGE
-                and not e.struck_out
-                and e.incident_id == incident_id
+                if e.kind is TimelineKind.PINNED_MESSAGE and e.incident_id == incident_id
             ]
-            if existing:
+            if any(not e.struck_out for e in pinned):
+                return None
+            # Two 📌 handled at once (two replicas) both find no entry: the key of the message's
+            # next entry lets one of them add it (pinned again once struck out: the next key).
+            nth = f"pinned:{incident_id}:{source.channel_id}:{source.ts}:{len(pinned)}"
+            if not await idempotency.remember(nth, now=now):
                 return None
             entry = await self._append_source(incident, source, by=by, at=now)
         return entry
