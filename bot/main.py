@@ -17,6 +17,8 @@ from slack_bolt.middleware.authorization.async_single_team_authorization import 
     AsyncSingleTeamAuthorization,
 )
 from slack_sdk.errors import SlackApiError
+from slack_sdk.socket_mode.aiohttp import SocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
@@ -182,7 +184,7 @@ async def start_bot(
 
     _prime_authorization(app, identity)
 
-    handler = AsyncSocketModeHandler(app, app_token=slack_app_token, web_client=client)
+    handler = _SocketModeHandler(app, app_token=slack_app_token, web_client=client)
     await handler.connect_async()  # type: ignore[no-untyped-call]
     stack.push_async_callback(handler.close_async)
     log.info("connected to Slack over Socket Mode")
@@ -249,6 +251,17 @@ def catalog_references(catalog: Catalog) -> tuple[list[str], list[str], list[str
         groups += category.responders.usergroups
         users += category.responders.users
     return channels, groups, users
+
+
+class _SocketModeHandler(AsyncSocketModeHandler):
+    """Bolt's Socket Mode handler; while a request's listener runs and its ack is sent, the
+    database is not waited for if it is away (``db.failing_fast``): the listener fails within
+    Slack's 3 s and the error handler tells the user, instead of an ack too late. The work the
+    listener hands to the background waits for the database as usual."""
+
+    async def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
+        with db.failing_fast():
+            await super().handle(client, req)
 
 
 def _prime_authorization(app: AsyncApp, identity: AsyncSlackResponse) -> None:

@@ -20,7 +20,8 @@ How Tortoise 1.1.9 holds its state (and why these helpers look the way they do):
   ``RECONNECT_PATIENCE_SECONDS`` for the server to accept connections again, so work that arrives
   during a short outage (a Slack event, an outbox job's bookkeeping, a scheduled sweep) is done late
   instead of failing; a query that was running on a connection the server closed still fails once.
-  The health probe does not wait (``PING_TIMEOUT_SECONDS``).
+  Work that Slack awaits an ack for does not wait (``failing_fast``): it has 3 s, and must fail in
+  time to tell the user. The health probe does not wait either (``PING_TIMEOUT_SECONDS``).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -58,10 +60,34 @@ _SERVER_AWAY = (OSError, asyncpg.CannotConnectNowError)
 """Connecting failed because the server is not there (refused, unreachable) or not ready."""
 
 
+_hurried_task: ContextVar[asyncio.Task[Any] | None] = ContextVar(
+    "firefighter_db_hurried_task", default=None
+)
+
+
+@contextlib.contextmanager
+def failing_fast() -> Iterator[None]:
+    """Inside, this task does not wait for a server that is away: opening a connection fails at
+    once (work Slack awaits an ack for). Tasks started inside, such as the work handed to the
+    background after the ack, still wait for it."""
+    token = _hurried_task.set(asyncio.current_task())
+    try:
+        yield
+    finally:
+        _hurried_task.reset(token)
+
+
+def _patience() -> float:
+    hurried = _hurried_task.get()
+    if hurried is not None and hurried is asyncio.current_task():
+        return 0.0
+    return RECONNECT_PATIENCE_SECONDS
+
+
 async def _patient_connect(*args: Any, **kwargs: Any) -> asyncpg.Connection:
     """``asyncpg.connect`` that waits out a server restart (see the module docstring)."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + RECONNECT_PATIENCE_SECONDS
+    deadline = loop.time() + _patience()
     delay = 0.1
     while True:
         try:

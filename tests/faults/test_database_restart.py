@@ -10,7 +10,7 @@ from pathlib import Path
 import aiohttp
 import asyncpg
 
-from bot.blocks.ids import CallbackId
+from bot.blocks.ids import BlockId, CallbackId
 from sandbox.slack import SlackSandbox
 from tests.conftest import bot_process_env, free_port
 from tests.faults.conftest import BotProcess, PrivateCluster, spawn_logged_bot
@@ -111,6 +111,21 @@ async def test_the_bot_survives_a_database_restart_and_loses_nothing(
     await slack.wait_for(lambda: slack.calls("conversations.setTopic"), timeout=15)
 
     first = incident_channels(slack)[0]
+    # Alice opens the note form of the incident; she submits it while the database is away.
+    await slack.wait_for(lambda: ws.alice in slack.channels[first].members, timeout=15)
+    assert (await slack.run_slash_command(ws.alice, "/incident", "note", first)).acked
+    note_form = await slack.wait_for(
+        lambda: next(
+            (
+                v
+                for v in slack.views(ws.alice)
+                if v.payload.get("callback_id") == CallbackId.NOTE_MODAL
+            ),
+            None,
+        ),
+        timeout=15,
+    )
+
     await asyncio.to_thread(private_postgres.stop, "fast")
     try:
         # Meanwhile people keep using the bot; every interaction is acked in time (the sandbox
@@ -120,6 +135,13 @@ async def test_the_bot_survives_a_database_restart_and_loses_nothing(
         shortcut = await slack.run_global_shortcut(ws.bob, CallbackId.DECLARE_SHORTCUT)
         assert shortcut.acked
         await slack.join_channel(ws.bob, first)
+        # Checked against the incident before its ack: it fails in time to say so.
+        note = await slack.submit_view(
+            ws.alice,
+            note_form.id,
+            {BlockId.NOTE: {BlockId.NOTE: "Written while the database was away"}},
+        )
+        assert note.acked
         assert await healthz(port) == 503
         await asyncio.sleep(OUTAGE_SECONDS)
         assert bot.alive, bot.log()[-4000:]
@@ -130,6 +152,10 @@ async def test_the_bot_survives_a_database_restart_and_loses_nothing(
     # Bob was told, for each, that it did not work (the forms' 3 s trigger ran out meanwhile).
     await slack.wait_for(lambda: slack.ephemerals(ws.bob, general), timeout=30)
     await slack.wait_for(lambda: slack.dms(ws.bob), timeout=30)
+    await slack.wait_for(
+        lambda: [m for m in slack.dms(ws.alice) if "went wrong" in slack.render_message(m)],
+        timeout=30,
+    )
 
     # The declaration in flight completes, exactly once.
     await complete(slack, ws, first)
