@@ -493,7 +493,7 @@ class IncidentService:
             await self.roles.assign(incident.id, BuiltinRole.COMMANDER, by.id, by=by, at=now)
             await self._enqueue_sync(incident, now=now)
             await self._auto_page(incident, by=by, now=now)
-            await self._schedule_reminders(incident, now=now)
+            await self._schedule_reminders(incident, now=now, new=True)
         self.wake()
         return Declared(incident, created=True)
 
@@ -1081,18 +1081,17 @@ class IncidentService:
                 at=now,
             )
             if created:
-                incident = await self.incidents.require(incident_id)
-                await self._append(
-                    incident,
+                await self._external_recorded(
+                    await self.incidents.require(incident_id),
                     TimelineEvent(
                         TimelineKind.EXTERNAL_EVENT,
                         f"Jira ticket {key} opened",
                         {"jira_key": key, "url": url},
                     ),
                     by=JIRA,
-                    at=now,
+                    now=now,
+                    key=f"ticket-{key}",
                 )
-                await self._enqueue_sync(incident, now=now, token=f"ticket-{key}")
         if created:
             self.wake()
         return recorded
@@ -1236,6 +1235,25 @@ class IncidentService:
             )
             await self._enqueue_post(incident, text, key=intent, now=now)
         self.wake()
+
+    async def _external_recorded(
+        self,
+        incident: Incident,
+        event: TimelineEvent,
+        *,
+        by: Actor,
+        now: datetime,
+        key: str,
+        post: str | None = None,
+    ) -> None:
+        """The incident has a new object elsewhere (a Jira ticket, a Confluence page, a PagerDuty
+        incident), just recorded: on its timeline, said in its channel when there is a ``post``,
+        and a sync so the pinned summary and the channel's bookmarks link it. Inside the caller's
+        transaction; ``key`` names the object, so each job is enqueued once."""
+        await self._append(incident, event, by=by, at=now)
+        if post is not None:
+            await self._enqueue_post(incident, post, key=key, now=now)
+        await self._enqueue_sync(incident, now=now, token=key)
 
     async def _enqueue_post(
         self, incident: Incident, text: str, *, key: str, now: datetime
@@ -1587,8 +1605,7 @@ class IncidentService:
                 [(r.name, r.slack_id) for r in responders],
                 automatic_for=incident.priority.label if record.automatic else None,
             )
-            by = FIREFIGHTER if record.automatic else Actor.user(record.requested_by)
-            await self._append(
+            await self._external_recorded(
                 incident,
                 TimelineEvent(
                     TimelineKind.PAGE,
@@ -1603,12 +1620,11 @@ class IncidentService:
                         "responders": [r.as_json() for r in responders],
                     },
                 ),
-                by=by,
-                at=now,
+                by=FIREFIGHTER if record.automatic else Actor.user(record.requested_by),
+                now=now,
+                key=f"page-{page_id}",
+                post=text,
             )
-            await self._enqueue_post(incident, text, key=f"page-{page_id}", now=now)
-            # The pinned summary and the channel's bookmarks link the PagerDuty incident.
-            await self._enqueue_sync(incident, now=now, token=f"page-{page_id}")
         self.wake()
         return record
 
@@ -1938,31 +1954,25 @@ class IncidentService:
                 at=now,
             )
             if created:
-                incident = await self.incidents.require(incident_id)
-                await self._append(
-                    incident,
+                ticket_key = None
+                if section.ready_via == "jira_status":
+                    current = await self.tickets.get(incident_id)
+                    ticket_key = current.key if current is not None else None
+                step = postmortem.ready_text(section, ticket_key=ticket_key)
+                await self._external_recorded(
+                    await self.incidents.require(incident_id),
                     TimelineEvent(
                         TimelineKind.POSTMORTEM_CREATED,
                         f"Post-mortem page written in Confluence: {title}",
                         {"page_id": page_id, "url": url},
                     ),
                     by=CONFLUENCE,
-                    at=now,
-                )
-                ticket_key = None
-                if section.ready_via == "jira_status":
-                    current = await self.tickets.get(incident_id)
-                    ticket_key = current.key if current is not None else None
-                step = postmortem.ready_text(section, ticket_key=ticket_key)
-                await self._enqueue_post(
-                    incident,
-                    f"The post-mortem page is written: {title} {url} — the timeline, roles and "
-                    "milestones are filled in and kept up to date; the root cause and what went "
-                    f"well or badly are yours. It counts as ready when {step}.",
-                    key=f"postmortem-{page_id}",
                     now=now,
+                    key=f"postmortem-{page_id}",
+                    post=f"The post-mortem page is written: {title} {url} — the timeline, roles "
+                    "and milestones are filled in and kept up to date; the root cause and what "
+                    f"went well or badly are yours. It counts as ready when {step}.",
                 )
-                await self._enqueue_sync(incident, now=now, token=f"postmortem-{page_id}")
                 if self.jira:
                     await outbox.enqueue(
                         postmortem.JIRA_LINK,
@@ -2122,9 +2132,13 @@ class IncidentService:
             ),
         )
 
-    async def _schedule_reminders(self, incident: Incident, *, now: datetime) -> None:
+    async def _schedule_reminders(
+        self, incident: Incident, *, now: datetime, new: bool = False
+    ) -> None:
         """Recompute every reminder of the incident as it is now (inside the caller's
-        transaction, so the due times always match the stored incident)."""
+        transaction, so the due times always match the stored incident). A ``new`` incident
+        (declared in this transaction) has no reminder to clear: only those due are written,
+        which keeps two statements off the declaration's path to its channel."""
         current = await self.incidents.require(incident.id)
         last_update = await self.reminders.last_update_at(current.id, UPDATE_TIMELINE_KINDS)
         due = due_times(
@@ -2135,6 +2149,8 @@ class IncidentService:
             postmortem_ready=await self.postmortem_ready(current.id),
         )
         for kind, due_at in due.items():
+            if new and due_at is None:
+                continue
             await self.reminders.schedule(current.id, kind, due_at, at=now)
 
     async def _reminder_target(self, incident_id: int, by: Actor, what: str) -> Incident:
