@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -25,30 +24,22 @@ from tests.workspace import outage, outbox_idle
 CHECKS = 20
 
 
-@dataclass(frozen=True)
-class People:
-    alice: str
-    manager: str
-    """Not in the incident: may manage it only once in ``@incident-managers``."""
-
-
 @pytest.fixture
-def people(slack: SlackSandbox) -> People:
-    """Seeded before the bot starts (no ``@incident-managers`` group: each test makes its own)."""
-    alice = slack.add_user("alice")
-    manager = slack.add_user("manager")
+def people(slack: SlackSandbox) -> tuple[str, str]:
+    """Alice, who declares, and a manager who is not in the incident: they may manage it only
+    once in ``@incident-managers``. Seeded before the bot starts; each test makes that group."""
     slack.add_usergroup("payments-oncall", [slack.add_user("oncall")])
     slack.add_channel("incidents", bot=True)
-    return People(alice=alice, manager=manager)
+    return slack.add_user("alice"), slack.add_user("manager")
 
 
 @pytest.fixture
-def empty_group(slack: SlackSandbox, people: People) -> str:
+def empty_group(slack: SlackSandbox, people: tuple[str, str]) -> str:
     return slack.add_usergroup("incident-managers", [])
 
 
-async def declared(bot: Any, people: People) -> Incident:
-    result = await bot.service.declare(outage(), by=Actor.user(people.alice), intent_key="i-1")
+async def declared(bot: Any, alice: str) -> Incident:
+    result = await bot.service.declare(outage(), by=Actor.user(alice), intent_key="i-1")
     await outbox_idle()
     return await IncidentRepository().require(result.incident.id)
 
@@ -78,18 +69,18 @@ async def allowed_soon(bot: Any, incident: Incident, user: str, *, seconds: floa
 
 # The bot fixture comes last: it starts once the workspace is seeded (no events for those groups).
 async def test_an_empty_incident_managers_group_is_asked_once_and_filled_when_slack_says_so(
-    slack: SlackSandbox, people: People, empty_group: str, bot: Any
+    slack: SlackSandbox, people: tuple[str, str], empty_group: str, bot: Any
 ) -> None:
-    group = empty_group
-    incident = await declared(bot, people)
+    alice, manager = people
+    incident = await declared(bot, alice)
     before = group_lookups(slack)
 
-    await refused_each_time(bot, incident, people.manager)
+    await refused_each_time(bot, incident, manager)
 
     assert group_lookups(slack) - before <= 1  # was one usergroups.list per check
     events_before = len(slack.hub.deliveries)
-    slack.set_usergroup_members(group, [people.manager])
-    await allowed_soon(bot, incident, people.manager)
+    slack.set_usergroup_members(empty_group, [manager])
+    await allowed_soon(bot, incident, manager)
     delivered = [
         d.payload["event"]["type"]
         for d in list(slack.hub.deliveries.values())[events_before:]
@@ -97,21 +88,22 @@ async def test_an_empty_incident_managers_group_is_asked_once_and_filled_when_sl
     ]
     assert "subteam_members_changed" in delivered
     # Removed again: refused again, without waiting either.
-    slack.set_usergroup_members(group, [])
-    await refused_soon(bot, incident, people.manager)
+    slack.set_usergroup_members(empty_group, [])
+    await refused_soon(bot, incident, manager)
 
 
 async def test_a_missing_group_is_remembered_until_slack_creates_it(
-    slack: SlackSandbox, people: People, bot: Any
+    slack: SlackSandbox, people: tuple[str, str], bot: Any
 ) -> None:
-    incident = await declared(bot, people)
+    alice, manager = people
+    incident = await declared(bot, alice)
     before = len(slack.calls("usergroups.list"))
 
-    await refused_each_time(bot, incident, people.manager)
+    await refused_each_time(bot, incident, manager)
 
     assert len(slack.calls("usergroups.list")) - before <= 1
-    slack.add_usergroup("incident-managers", [people.manager])  # subteam_created, then members
-    await allowed_soon(bot, incident, people.manager)
+    slack.add_usergroup("incident-managers", [manager])  # subteam_created, then members
+    await allowed_soon(bot, incident, manager)
 
 
 async def refused_soon(bot: Any, incident: Incident, user: str, *, seconds: float = 20.0) -> None:
