@@ -131,9 +131,11 @@ async def leased(
         yield lease
         return
     lease.started_at = datetime.now(UTC)
-    body, keeper = asyncio.current_task(), None
+    body, keeper, done = asyncio.current_task(), None, asyncio.Event()
     if clock is not None and body is not None:
-        keeper = asyncio.create_task(_keep(lease, _ttl(ttl), clock, body), name=f"lease-{name}")
+        keeper = asyncio.create_task(
+            _keep(lease, _ttl(ttl), clock, body, done), name=f"lease-{name}"
+        )
     try:
         yield lease
     except asyncio.CancelledError:
@@ -143,23 +145,30 @@ async def leased(
     finally:
         lease.ended_at = datetime.now(UTC)
         if keeper is not None:
-            keeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await keeper
+            # Told to stop rather than cancelled: a renewal in flight ends first (a query
+            # cancelled half-way costs the pool its connection).
+            done.set()
+            await keeper
         if not lease.lost:
             await release(name, owner)
 
 
 async def _keep(
-    lease: Lease, ttl: timedelta, clock: Callable[[], datetime], body: asyncio.Task[object]
+    lease: Lease,
+    ttl: timedelta,
+    clock: Callable[[], datetime],
+    body: asyncio.Task[object],
+    done: asyncio.Event,
 ) -> None:
-    """Renew ``lease`` every ``ttl / RENEWALS_PER_TTL`` of ``clock`` until cancelled; cancel
+    """Renew ``lease`` every ``ttl / RENEWALS_PER_TTL`` of ``clock`` until ``done``; cancel
     ``body`` when the lease turns out to be someone else's."""
     every = ttl / RENEWALS_PER_TTL
     wait = min(every.total_seconds(), FIRST_RENEWAL_LOOK)
     while True:
         real, clocked = time.monotonic(), clock()
-        await asyncio.sleep(wait)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(done.wait(), timeout=wait)
+            return
         pace = (clock() - clocked) / max(time.monotonic() - real, 1e-6) / timedelta(seconds=1)
         wait = every.total_seconds() / max(pace, 1e-6)
         try:
