@@ -19,7 +19,8 @@ How Tortoise 1.1.9 holds its state (and why these helpers look the way they do):
   opens new ones on the next query. ``_patient_connect`` makes that new connection wait up to
   ``RECONNECT_PATIENCE_SECONDS`` for the server to accept connections again, so work that arrives
   during a short outage (a Slack event, an outbox job's bookkeeping, a scheduled sweep) is done late
-  instead of failing; a query that was running on a connection the server closed still fails once.
+  instead of failing; a statement outside a transaction that was running on a connection the
+  server closed is run again (``storage.postgres``), one inside a transaction fails.
   Work that Slack awaits an ack for does not wait (``failing_fast``): it has 3 s, and must fail in
   time to tell the user. The health probe does not wait either (``PING_TIMEOUT_SECONDS``).
 """
@@ -113,6 +114,7 @@ def _connection_config(database_url: str, pool_size: int) -> str | dict[str, Any
     credentials = config["credentials"]
     credentials.setdefault("maxsize", pool_size)
     credentials["connect"] = _patient_connect
+    config["engine"] = "storage.postgres"  # asyncpg's, running a statement cut off again
     return config
 
 
