@@ -10,6 +10,7 @@ from pathlib import Path
 
 import aiohttp
 import asyncpg
+import pytest
 
 from bot.blocks.ids import BlockId, CallbackId
 from sandbox.slack import SlackSandbox
@@ -201,3 +202,46 @@ async def test_the_bot_survives_a_database_restart_and_loses_nothing(
         slack.render_message(m) for m in [*slack.ephemerals(ws.bob, general), *slack.dms(ws.bob)]
     ]
     assert told and all("went wrong" in text or "try again" in text for text in told), told
+
+
+async def test_a_statement_cut_off_by_the_server_is_run_again_on_a_new_connection(
+    process_database: str,
+) -> None:
+    """The server ends the session of a running statement (what a restart does to every
+    session): outside a transaction, the statement is run again on a new connection instead of
+    failing (storage/postgres.py); inside one, the error reaches the caller."""
+    from storage import db
+
+    admin_url = process_database.rpartition("/")[0] + "/postgres"
+    name = process_database.rpartition("/")[2]
+
+    async def terminate_soon() -> None:
+        admin = await asyncpg.connect(admin_url.replace("postgres://", "postgresql://", 1))
+        try:
+            for _ in range(100):
+                killed = await admin.fetchval(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE datname = $1 AND query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()",
+                    name,
+                )
+                if killed:
+                    return
+                await asyncio.sleep(0.05)
+            raise AssertionError("the statement never started")
+        finally:
+            await admin.close()
+
+    async with db.database(process_database):
+        sql = "SELECT pg_backend_pid() AS pid, pg_sleep(0.5)"
+        _, [first] = await db.connection().execute_query(sql)
+        killer = asyncio.create_task(terminate_soon())
+        _, [again] = await db.connection().execute_query(sql)
+        await killer
+        assert again["pid"] != first["pid"]  # run again, on a new connection
+
+        killer = asyncio.create_task(terminate_soon())
+        # (the rollback on the dead connection is what the caller sees)
+        with pytest.raises(asyncpg.InterfaceError):
+            async with db.transaction() as connection:
+                await connection.execute_query(sql)
+        await killer
