@@ -24,7 +24,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.domain.reminders import ReminderKind
 from bot.ports import DocsError, PagerError, TrackerError
-from bot.pull import LeasedPull, Report
+from bot.pull import LeasedPull, Report, lease_seconds
 from bot.service import IncidentService
 from storage import lock
 
@@ -39,7 +39,7 @@ minutes, a person re-submits a form within hours; a month is ample."""
 REMINDER_SWEEP_SECONDS = 30.0
 REMINDER_SWEEP_LEASE_SECONDS = 120.0
 """How long one replica holds a reminder sweep (in clock seconds; renewed while it runs, released
-when it ends)."""
+when it ends): how long a replica that died in a sweep holds up that kind's reminders."""
 FORGET_INTENTS_LEASE_SECONDS = 600.0
 
 
@@ -96,9 +96,8 @@ def log_run(job: str, lease: lock.Lease, outcome: str) -> None:
 
 
 async def send_reminders(service: IncidentService, kind: ReminderKind, owner: str) -> None:
-    leasing = lock.leased(
-        f"sweep:{kind.value}", owner, REMINDER_SWEEP_LEASE_SECONDS, clock=service.clock.now
-    )
+    ttl = lease_seconds(service.clock, REMINDER_SWEEP_LEASE_SECONDS)
+    leasing = lock.leased(f"sweep:{kind.value}", owner, ttl, clock=service.clock.now)
     try:
         async with scheduled_run(f"send_{kind.value}_reminders", leasing) as lease:
             if lease:
@@ -126,12 +125,8 @@ def add_reminder_sweeps(
 
 
 async def forget_old_intents(service: IncidentService, owner: str | None = None) -> None:
-    leasing = lock.leased(
-        "forget_old_intents",
-        owner or owner_id(),
-        FORGET_INTENTS_LEASE_SECONDS,
-        clock=service.clock.now,
-    )
+    ttl = lease_seconds(service.clock, FORGET_INTENTS_LEASE_SECONDS)
+    leasing = lock.leased("forget_old_intents", owner or owner_id(), ttl, clock=service.clock.now)
     try:
         async with scheduled_run("forget_old_intents", leasing) as lease:
             if not lease:

@@ -55,6 +55,19 @@ class LeaseTerms(TypedDict):
     it ends)."""
 
 
+MIN_LEASE_REAL_SECONDS = 2.0
+"""A job's lease lasts at least this long in real time, whatever the pace of the clock."""
+
+
+def lease_seconds(clock: Clock, seconds: float) -> float:
+    """A job lease's ttl: ``seconds`` of ``clock``, and never less than
+    ``MIN_LEASE_REAL_SECONDS`` of real time. A test's accelerated clock (``bot.clock``'s, its
+    ``speedup``) shrinks clock seconds: 300 of them are under a real second at 360 times, less
+    than a busy machine may take to answer the query that takes or renews the lease."""
+    pace = float(getattr(clock, "speedup", 1.0))
+    return max(seconds, MIN_LEASE_REAL_SECONDS * pace)
+
+
 class LeasedPull(Generic[R_co]):
     """A pull whose ``cycle`` runs on one replica at a time (the others skip their turn)."""
 
@@ -68,7 +81,8 @@ class LeasedPull(Generic[R_co]):
 
     def leased(self) -> AbstractAsyncContextManager[lock.Lease]:
         """This pull's lease, renewed while a cycle runs (``bot.jobs`` logs each holding)."""
-        return lock.leased(self.lease, self.owner, self.lease_seconds, clock=self.clock.now)
+        ttl = lease_seconds(self.clock, self.lease_seconds)
+        return lock.leased(self.lease, self.owner, ttl, clock=self.clock.now)
 
     async def pull(self) -> R_co | None:
         """One cycle; None when another replica holds the lease."""

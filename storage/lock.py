@@ -178,10 +178,11 @@ async def _keep(
             continue
         if not renewed:
             lease.lost = True
-            log.error(
-                "lease lost while its job ran; stopping the job",
-                extra={"lease": lease.name, "owner": lease.owner},
-            )
+            fields = {"lease": lease.name, "owner": lease.owner}
+            if done.is_set():  # the job ended while this renewal was on its way: nothing to stop
+                log.warning("lease ran out as its job ended: its ttl is too short", extra=fields)
+                return
+            log.error("lease lost while its job ran; stopping the job", extra=fields)
             body.cancel()
             return
         lease.renewals += 1

@@ -113,10 +113,34 @@ async def command(slack: SlackSandbox, user: str, channel: str, text: str) -> No
     assert ack.acked
 
 
-async def change_status(slack: SlackSandbox, user: str, channel: str, status: Status) -> None:
-    await command(slack, user, channel, "status")
+async def change_status(slack: SlackSandbox, user: str, incident: Incident, to: Status) -> None:
+    """The status modal, from the incident's channel; returns once the incident has the status."""
+    await command(slack, user, incident.channel_id or "", "status")
     view = await modal(slack, user, CallbackId.STATUS_MODAL)
-    await submit(slack, user, view, {BlockId.STATUS: {BlockId.STATUS: status.value}})
+    await submit(slack, user, view, {BlockId.STATUS: {BlockId.STATUS: to.value}})
+
+    async def reached() -> bool:
+        return (await IncidentRepository().require(incident.id)).status is to
+
+    reached.__name__ = f"#{incident.id} {to.value}"
+    await eventually_in_db(reached)
+
+
+def submissions(slack: SlackSandbox) -> list[str]:
+    """Each form submitted: by whom, which form, to which connections, and the ack."""
+    shown = []
+    for delivery in {id(d): d for d in slack.hub.deliveries.values()}.values():
+        payload = delivery.payload
+        if payload.get("type") != "view_submission":
+            continue
+        view = payload["view"]
+        ack = delivery.ack.result() if delivery.ack.done() else "(no ack)"
+        shown.append(
+            f"{payload['user']['id']} {view['callback_id']} {view['id']} "
+            f"{view.get('private_metadata')} sent={[c for c, _ in delivery.sent]} "
+            f"ack={str(ack)[:120]}"
+        )
+    return shown
 
 
 def bot_messages(slack: SlackSandbox, channel: str) -> list[Message]:
@@ -240,6 +264,7 @@ async def test_three_replicas_run_a_day_with_every_effect_once_and_every_job_on_
         for user in (ws.alice, ws.bob, ws.manager):
             told = [slack.render_message(m) for m in [*slack.ephemerals(user), *slack.dms(user)]]
             print(f"--- told {user}", *told, sep="\n")  # noqa: T201
+        print("--- form submissions", *submissions(slack), sep="\n")  # noqa: T201
         raise
     finally:
         await stop_replicas(replicas)
@@ -317,8 +342,8 @@ async def run_the_day(
         {BlockId.UPDATE_SUMMARY.value: {BlockId.UPDATE_SUMMARY.value: "Rolled back; watching."}},
     )
     await command(slack, ws.bob, channels[REFUNDS], "note Refunds are flowing again")
-    await change_status(slack, ws.bob, channels[REFUNDS], Status.MITIGATING)
-    await change_status(slack, ws.manager, channels[SEARCH], Status.MITIGATED)
+    await change_status(slack, ws.bob, refunds, Status.MITIGATING)
+    await change_status(slack, ws.manager, search, Status.MITIGATED)
 
     # People elsewhere: the P2's priority raised in Jira, the P1's page acknowledged in PagerDuty.
     async def tickets() -> bool:
@@ -360,12 +385,7 @@ async def run_the_day(
         return sum(incident_of(m) == checkout.id for m in reminders) >= 3
 
     await eventually_in_db(reminded_thrice, within=40)
-    await change_status(slack, ws.bob, channels[REFUNDS], Status.MITIGATED)
-
-    async def mitigated() -> bool:
-        return (await IncidentRepository().require(refunds.id)).status is Status.MITIGATED
-
-    await eventually_in_db(mitigated)
+    await change_status(slack, ws.bob, refunds, Status.MITIGATED)
     await outbox_settled(clock)
 
 
