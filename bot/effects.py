@@ -95,6 +95,10 @@ CHANNEL_INTENT = "channel_intent"
 DIGEST_REF = "digest"
 BOOKMARK = "bookmark"
 
+PINNED = "pinned"
+"""In the summary's ref: False until Slack pinned it, then True, or the error that refused it for
+good (refs older than this key were pinned)."""
+
 ANNOUNCED_KINDS = frozenset(
     {
         TimelineKind.STATUS_CHANGE,
@@ -291,7 +295,7 @@ class SlackEffects:
         # and the wanted members are read beside it.
         created: asyncio.Task[tuple[str, str]] | None = None
         if creating:
-            created = asyncio.create_task(self._create_channel(incident, refs, retrying=retrying))
+            created = asyncio.create_task(self._create_channel(incident, refs))
         try:
             view = await self._view(incident)
             wanted = (
@@ -381,8 +385,12 @@ class SlackEffects:
         raise ChatError(error.code, method=error.method, retry_after=0.05, transient=True)
 
     async def _create_channel(
-        self, incident: Incident, refs: Mapping[str, SlackRef], *, retrying: bool
+        self, incident: Incident, refs: Mapping[str, SlackRef]
     ) -> tuple[str, str]:
+        """The incident's channel, created under the first free name. Each name is recorded as
+        intended before it is asked for, so an attempt after a lost answer looks for the channel
+        it may have made (and only then: the look-up is ``conversations.list``, tier 2, the same
+        budget of 20 a minute as creating)."""
         base = channel_name(
             self.catalog.slack.channel_name_template,
             incident_id=incident.id,
@@ -395,7 +403,7 @@ class SlackEffects:
         tried = refs.get(CHANNEL_INTENT)
         for attempt in range(1, MAX_NAME_ATTEMPTS + 1):
             name = base if attempt == 1 else with_suffix(base, attempt)
-            if retrying or (tried is not None and tried.data.get("name") == name):
+            if tried is not None and tried.data.get("name") == name:
                 adopted = await self._adopt(incident, name)
                 if adopted is not None:
                     return adopted, name
@@ -410,6 +418,10 @@ class SlackEffects:
             try:
                 channel_id = await self.chat.create_channel(name, private=incident.private)
             except ChatError as error:
+                if error.code == "ratelimited":
+                    # Refused before anything was made: the next attempt need not look for it.
+                    await self.refs.delete(incident.id, CHANNEL_INTENT)
+                    raise
                 if error.code != "name_taken":
                     raise
                 adopted = await self._adopt(incident, name)
@@ -495,6 +507,8 @@ class SlackEffects:
         ref = refs.get(SUMMARY)
         if ref is not None and ref.ts:
             await self.chat.update(ref.channel_id, ref.ts, message)
+            if ref.data.get(PINNED) is False:
+                await self._pin_summary(ref)  # the pin was refused (a 429…) after the post
             return
         ts = None
         if retrying:
@@ -502,15 +516,28 @@ class SlackEffects:
         if ts is None:
             ts = await self.chat.post(channel_id, message, metadata=_metadata(SUMMARY, incident.id))
         # Recorded and pinned at once (a crash in between: the retry finds it by its metadata,
-        # and pinning twice is harmless).
-        await _gather(
-            [
-                self._put(
-                    SlackRef(incident_id=incident.id, kind=SUMMARY, channel_id=channel_id, ts=ts)
-                ),
-                self.chat.pin(channel_id, ts),
-            ]
+        # and pinning twice is harmless); recorded as pinned once Slack said so, or a pin
+        # refused now would never be asked again.
+        ref = SlackRef(
+            incident_id=incident.id,
+            kind=SUMMARY,
+            channel_id=channel_id,
+            ts=ts,
+            data={PINNED: False},
         )
+        await _gather([self._put(ref), self._pin_summary(ref)])
+
+    async def _pin_summary(self, ref: SlackRef) -> None:
+        """Pin the summary; a refusal for good is recorded too (reported once, not at every
+        sync), a transient one leaves it to be asked again."""
+        assert ref.ts is not None
+        try:
+            await self.chat.pin(ref.channel_id, ref.ts)
+        except ChatError as error:
+            if not error.transient and error.code not in CHANNEL_LOST:
+                await self._put(dataclasses.replace(ref, data={**ref.data, PINNED: error.code}))
+            raise
+        await self._put(dataclasses.replace(ref, data={**ref.data, PINNED: True}))
 
     async def _topic(
         self, view: IncidentView, channel_id: str, refs: Mapping[str, SlackRef]

@@ -3,8 +3,10 @@ catalog. Used by ``bot.main.run`` and by the tests, so both run the same wiring.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import random
 import socket
 import time
 import uuid
@@ -17,6 +19,9 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.clock import AcceleratedClock, SystemClock
@@ -53,9 +58,6 @@ from handlers import (
 )
 from handlers.background import Background
 from handlers.command import CommandRouter
-from integrations.confluence import ConfluenceDocs
-from integrations.jira import JiraTracker
-from integrations.pagerduty import PagerDutyPager
 from storage.outbox import OutboxJob
 
 FEATURES: tuple[Any, ...] = (
@@ -85,8 +87,50 @@ def build_web_client(settings: Settings) -> AsyncWebClient:
     client.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=client.timeout))
     # 429s are not retried by default (SLACK_NOTES §8.3); one short retry keeps interactive paths
     # snappy, longer backoff belongs to the outbox.
-    client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=1))
+    client.retry_handlers.append(ShortRateLimitRetry())
     return client
+
+
+RATE_LIMIT_WAIT_SECONDS = 2.0
+"""The longest ``Retry-After`` the Web API client waits out itself (a channel's one message a
+second); a longer one is raised at once."""
+
+
+class ShortRateLimitRetry(AsyncRateLimitErrorRetryHandler):
+    """One retry of a 429 whose ``Retry-After`` is short. slack_sdk's handler sleeps whatever
+    Slack asks, up to a minute for a tier-2 method: inside an outbox job that held one of the
+    worker's slots the whole time (in a storm of 100 declarations every slot slept while created
+    channels waited for their pins and announcements), and no interactive path can wait that
+    long. Longer waits raise ``ratelimited``: the outbox postpones the job without holding a
+    slot, and a listener tells the user."""
+
+    def __init__(self, max_wait: float = RATE_LIMIT_WAIT_SECONDS) -> None:
+        super().__init__(max_retry_count=1)
+        self.max_wait = max_wait
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if response is None or response.status_code != 429:
+            return False
+        return retry_after(response) <= self.max_wait
+
+
+def retry_after(response: HttpResponse) -> float:
+    """The response's ``Retry-After`` in seconds (1 when absent or unreadable, as slack_sdk)."""
+    for name, values in response.headers.items():
+        if name.lower() == "retry-after":
+            value = values[0] if isinstance(values, list) else values
+            try:
+                return float(value)
+            except ValueError:
+                return 1.0
+    return 1.0
 
 
 async def close_web_client(client: AsyncWebClient) -> None:
@@ -131,6 +175,10 @@ def build_tracker(settings: Settings, catalog: Catalog) -> Tracker | None:
     if not settings.jira_enabled or settings.jira_url is None:
         return None
     assert settings.jira_api_token is not None
+    # Imported only when configured: atlassian-python-api and requests are ~12 MB of resident
+    # memory a bot without Jira has no use for (docs/benchmarks.md, memory).
+    from integrations.jira import JiraTracker
+
     return JiraTracker(
         settings.jira_url,
         user=settings.jira_user,
@@ -152,6 +200,8 @@ def build_pager(settings: Settings) -> Pager | None:
     if not settings.pagerduty_enabled:
         return None
     assert settings.pagerduty_api_token is not None and settings.pagerduty_from_email is not None
+    from integrations.pagerduty import PagerDutyPager  # only when configured, like Jira
+
     bundle = settings.pagerduty_ca_bundle
     return PagerDutyPager(
         settings.pagerduty_api_url,
@@ -224,6 +274,8 @@ def build_docs(settings: Settings) -> Docs | None:
     if not settings.confluence_enabled or settings.confluence_url is None:
         return None
     assert settings.confluence_user is not None and settings.confluence_api_token is not None
+    from integrations.confluence import ConfluenceDocs  # only when configured, like Jira
+
     return ConfluenceDocs(
         settings.confluence_url,
         settings.confluence_user,
@@ -256,7 +308,16 @@ def build_home_publisher(service: IncidentService, client: AsyncWebClient) -> Ho
 
     async def publish(user_id: str, view: dict[str, Any]) -> None:
         try:
-            await client.views_publish(user_id=user_id, view=view)
+            try:
+                await client.views_publish(user_id=user_id, view=view)
+            except SlackApiError as error:
+                if error.response.status_code != 429:
+                    raise
+                # The publisher has no queue of its own to put a Home back in: wait as asked
+                # (ShortRateLimitRetry leaves long waits to the caller), then once more.
+                wait = float(error.response.headers.get("Retry-After", 1))
+                await asyncio.sleep(wait + random.random())
+                await client.views_publish(user_id=user_id, view=view)
         except SlackApiError as error:
             # A Home event for someone Slack does not know (any more): nothing to show them.
             if error.response.get("error") not in UNKNOWN_VIEWER:
