@@ -33,6 +33,15 @@ from sandbox.slack.state import (
 
 EventSink = Callable[[str, JSON], None]
 
+#: The subscription that carries `message` events of a conversation type (§10.2): the event's
+#: `channel_type` is singular (`channel`, `group`, `im`, `mpim`), the subscription plural but for `im`.
+MESSAGE_SUBSCRIPTIONS = {
+    "channel": "message.channels",
+    "group": "message.groups",
+    "im": "message.im",
+    "mpim": "message.mpim",
+}
+
 
 @dataclass
 class ResponseUrl:
@@ -530,7 +539,7 @@ class Workspace:
         event["channel"] = channel.id
         event["event_ts"] = message.ts
         event["channel_type"] = channel.channel_type
-        self.emit_in(channel, f"message.{channel.channel_type}", event)
+        self.emit_in(channel, MESSAGE_SUBSCRIPTIONS[channel.channel_type], event)
         if (
             message.user != self.bot_user_id
             and f"<@{self.bot_user_id}>" in message.text

@@ -141,7 +141,13 @@ async def test_every_later_envelope_twice_or_three_times_changes_things_once(
     assert len(duties) == 1
 
     # An event delivered three times (acks lost), then re-sent under a new event_id: one entry.
-    ts = await slack.post_message(ws.alice, channel, "Payments provider confirms the fix")
+    posted = await next_event_delivery(
+        slack,
+        "message",
+        slack.post_message(ws.alice, channel, "Payments provider confirms the fix"),
+    )
+    ts = posted.payload["event"]["ts"]
+    await slack.wait_for(posted.ack.done, timeout=5)  # the message's own event keeps its ack
     slack.hub.ack_timeout = 0.3
     slack.hub.event_retry_delays = (0.0,)
     slack.fail_next_socket_ack(2)

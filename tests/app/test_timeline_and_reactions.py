@@ -12,7 +12,7 @@ from typing import Any
 from bot.blocks.ids import CallbackId
 from bot.domain.incident import Actor, Incident, TimelineEntry, TimelineKind
 from sandbox.slack import SlackSandbox
-from tests.workspace import outage
+from tests.workspace import outage, outbox_idle
 
 
 async def eventually(check: Callable[[], Awaitable[Any]], within: float = 5.0) -> Any:
@@ -29,7 +29,11 @@ async def eventually(check: Callable[[], Awaitable[Any]], within: float = 5.0) -
 
 
 async def settled(bot: Any, slack: SlackSandbox) -> None:
-    """Every envelope acked and the work started after the acks finished."""
+    """Every envelope acked and the work started after the acks finished, including the events of
+    the bot's own posts (Slack sends a bot the messages it posts in channels it is in)."""
+    await slack.wait_for(lambda: all(d.ack.done() for d in slack.hub.deliveries.values()))
+    await bot.background.drain()
+    await outbox_idle()
     await slack.wait_for(lambda: all(d.ack.done() for d in slack.hub.deliveries.values()))
     await bot.background.drain()
 
@@ -314,3 +318,26 @@ async def test_the_message_shortcut_adds_the_message_to_the_incident_timeline(
         ("Customer support reports refunds failing", ts)
     ]
     assert pinned[0].source_permalink
+
+
+async def test_people_talking_in_the_incident_channel_is_delivered_and_quietly_ignored(
+    bot, slack: SlackSandbox, caplog: Any
+) -> None:
+    alice = slack.add_user("alice")
+    incident, channel, _ = await open_incident(bot, slack, alice)
+    await settled(bot, slack)
+    caplog.set_level("DEBUG", logger="slack_bolt")
+    before, _more = await bot.service.timeline_page(incident.id)
+    await slack.post_message(alice, channel, "Looking at the gateway logs now")
+    await settled(bot, slack)
+
+    messages = [
+        d
+        for d in slack.hub.deliveries.values()
+        if d.type == "events_api" and d.payload["event"].get("type") == "message"
+    ]
+    assert messages, "Slack sends message.channels events for a channel the bot is in"
+    assert all(d.ack.done() for d in messages)
+    assert not [r for r in caplog.records if "Unhandled request" in r.getMessage()]
+    after, _more = await bot.service.timeline_page(incident.id)
+    assert after == before
