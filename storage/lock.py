@@ -150,7 +150,14 @@ async def leased(
             done.set()
             await keeper
         if not lease.lost:
-            await release(name, owner)
+            try:
+                await release(name, owner)
+            except Exception:
+                # A body cancelled inside a transaction (at shutdown) can leave its task unable
+                # to query: the lease then runs out by itself, and what ended the body goes on.
+                log.warning(
+                    "lease not given back; it runs out", extra={"lease": name}, exc_info=True
+                )
 
 
 async def _keep(

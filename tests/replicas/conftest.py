@@ -23,6 +23,8 @@ from sandbox.pagerduty import SandboxPagerDuty
 from sandbox.pagerduty.seed import add_people, seed_account
 from tests.conftest import PAGERDUTY_PEOPLE, REPO_ROOT, spawn_bot
 
+pytest.register_assert_rewrite("tests.replicas.day")  # its checks read like the tests' asserts
+
 EXAMPLE_CATALOG = REPO_ROOT / "bot" / "firefighter.example.yaml"
 
 
