@@ -64,10 +64,6 @@ async def test_a_storm_beyond_tier_2_completes_every_declaration_exactly_once(
 ) -> None:
     people = [slack.add_user(f"declarer{i}") for i in range(DECLARATIONS)]
     general = slack.add_channel("general", members=people)
-    # The sandbox's JSON-schema check of a modal costs ~0.4 s of CPU on the loop the bot shares
-    # with it here (the declare modal's Block Kit is checked by tests/blocks and tests/app): 40
-    # of them would stall the bot past the forms' 3 s triggers. Slack's own limits stay.
-    slack.ws.blockkit.strict = False
     slack.rate_limiter = RateLimiter(time_scale=TIME_SCALE)
     slack.enforce_rate_limits = True
 
