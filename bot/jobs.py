@@ -106,6 +106,9 @@ async def send_reminders(service: IncidentService, kind: ReminderKind, owner: st
         # Stopped at shutdown: what was sent is recorded (each due time in its own transaction),
         # the next start sends the rest.
         log.info(f"{kind.value} reminder sweep interrupted by shutdown")
+    except lock.LeaseLost as lost:
+        # Stalled past the lease while another replica took it: that one sweeps now.
+        log.warning(f"{kind.value} reminder sweep stopped", extra={"error": str(lost)})
 
 
 def add_reminder_sweeps(
@@ -132,8 +135,8 @@ async def forget_old_intents(service: IncidentService, owner: str | None = None)
             if not lease:
                 return
             forgotten = await service.forget_intents_before(service.clock.now() - INTENT_MEMORY)
-    except asyncio.CancelledError:
-        log.info("forgetting old intents interrupted by shutdown")  # the next turn goes on
+    except (asyncio.CancelledError, lock.LeaseLost):
+        log.info("forgetting old intents interrupted")  # the next turn goes on
         return
     if forgotten:
         log.info("old intents forgotten", extra={"count": forgotten})

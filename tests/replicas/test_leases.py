@@ -4,11 +4,14 @@ is stopped: two replicas never run one scheduled job at once (``storage.lock.lea
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bot.clock import AcceleratedClock, SystemClock
+from bot.jobs import scheduled_run
 from storage import lock, models
 
 
@@ -76,3 +79,33 @@ async def test_a_job_cancelled_from_outside_is_cancelled_and_gives_the_lease_bac
     with pytest.raises(asyncio.CancelledError):
         await task
     assert await lock.holder("pull:jira", now=clock.now()) is None
+
+
+async def test_each_turn_of_a_job_is_one_line_held_at_info_skipped_at_debug(
+    db: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = SystemClock()
+    with caplog.at_level(logging.DEBUG, logger="firefighter.jobs.runs"):
+        async with (
+            scheduled_run(
+                "send_update_reminders",
+                lock.leased("sweep:update", "replica-a", 60, clock=clock.now),
+            ) as held,
+            scheduled_run(
+                "send_update_reminders",
+                lock.leased("sweep:update", "replica-b", 60, clock=clock.now),
+            ) as skipped,
+        ):
+            assert held and not skipped
+
+    skip, ran = caplog.records
+    assert (skip.levelno, skip.held, skip.owner) == (logging.DEBUG, False, "replica-b")  # type: ignore[attr-defined]
+    assert (ran.levelno, ran.getMessage()) == (logging.INFO, "scheduled job ran")
+    assert (ran.job, ran.owner, ran.outcome, ran.pid) == (  # type: ignore[attr-defined]
+        "send_update_reminders",
+        "replica-a",
+        "done",
+        os.getpid(),
+    )
+    started = datetime.fromisoformat(ran.started_at)  # type: ignore[attr-defined]
+    assert started <= datetime.fromisoformat(ran.ended_at)  # type: ignore[attr-defined]
