@@ -525,14 +525,15 @@ class SlackEffects:
             ts=ts,
             data={PINNED: False},
         )
-        await _gather([self._put(ref), self._pin_summary(ref)])
+        await self._pin_summary(ref, self._put(ref))
 
-    async def _pin_summary(self, ref: SlackRef) -> None:
-        """Pin the summary; a refusal for good is recorded too (reported once, not at every
-        sync), a transient one leaves it to be asked again."""
+    async def _pin_summary(self, ref: SlackRef, *alongside: Awaitable[None]) -> None:
+        """Pin the summary (beside ``alongside``: its first record), then record the outcome
+        once both are done, so the last word is the pin's: pinned, or refused for good (reported
+        once, not at every sync); a transient refusal leaves it to be asked again."""
         assert ref.ts is not None
         try:
-            await self.chat.pin(ref.channel_id, ref.ts)
+            await _gather([self.chat.pin(ref.channel_id, ref.ts), *alongside])
         except ChatError as error:
             if not error.transient and error.code not in CHANNEL_LOST:
                 await self._put(dataclasses.replace(ref, data={**ref.data, PINNED: error.code}))
