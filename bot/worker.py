@@ -172,8 +172,9 @@ class OutboxWorker:
             if error.transient and error.code == "ratelimited":
                 # The vendor said "not now", not "failed": waiting for it is no attempt, or a
                 # burst (100 announcements in a channel Slack lets post once a second) would
-                # give up on work that only had to queue. A little jitter spreads the herd.
-                delay = (error.retry_after or self._backoff(job.attempts)) * random.uniform(1, 1.5)
+                # give up on work that only had to queue. A little jitter spreads the herd, added
+                # rather than scaled: x1.5 of a minute's Retry-After left a freed slot idle 30 s.
+                delay = (error.retry_after or self._backoff(job.attempts)) + random.uniform(0, 0.5)
                 log.info(
                     "side effect rate-limited; waiting",
                     extra={**context, "error": str(error), "retry_in_s": round(delay, 2)},
