@@ -109,6 +109,14 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for process {pid}")
 
 
+def threads(pid: int) -> int:
+    """Threads of a process (each that allocates may get its own glibc malloc arena)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Threads:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no Threads for process {pid}")
+
+
 def server_url() -> str:
     """The PostgreSQL server the benches create their databases on (TEST_DATABASE_URL)."""
     url = os.environ.get("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")

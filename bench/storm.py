@@ -45,6 +45,7 @@ from bench.harness import (  # noqa: E402
     percentile,
     rss_mb,
     seed_catalog_names,
+    threads,
 )
 from sandbox.slack.ratelimit import POST_BURST, WINDOW  # noqa: E402
 from sandbox.slack.spec import TIER_PER_MINUTE, method_spec  # noqa: E402
@@ -89,6 +90,7 @@ class Storm:
     rate_limited: int
     rss_idle_mb: float
     rss_after_mb: float
+    threads_after: int
     violations: int
     calls: Counter[str] = field(default_factory=Counter)
 
@@ -220,6 +222,7 @@ async def measure(declarations: int, within: float, settle_timeout: float = 900.
                 await asyncio.sleep(0.05)
             await asyncio.sleep(5.0)  # anything late or duplicated shows up now
             rss_after = rss_mb(bot.pid)
+            threads_after = threads(bot.pid)
             end_wall = time.time()
             new = {  # incident channels only: the bot may open DMs (a failure notice)
                 cid: c
@@ -278,6 +281,7 @@ async def measure(declarations: int, within: float, settle_timeout: float = 900.
         rate_limited=sum(1 for r in done if r.status == 429),
         rss_idle_mb=rss_idle,
         rss_after_mb=rss_after,
+        threads_after=threads_after,
         violations=violations,
         calls=calls,
     )
@@ -314,7 +318,8 @@ def report(s: Storm) -> None:
     )
     print(
         f"  RSS idle {s.rss_idle_mb:.1f} MB, after the storm {s.rss_after_mb:.1f} MB "
-        f"(target < {TARGET_RSS_MB:.0f} MB); contract violations: {s.violations}"
+        f"(target < {TARGET_RSS_MB:.0f} MB), {s.threads_after} threads; contract violations: "
+        f"{s.violations}"
     )
 
 
