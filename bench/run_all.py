@@ -127,7 +127,7 @@ async def run(quick: bool) -> list[Row]:
     ratio = st.ratio
     rows.append(
         Row(
-            "storm: completion / rate-limit bound",
+            "storm: completion / rate-limit bound of what the declarations need",
             "not complete"
             if st.completion_s is None
             else f"{st.completion_s:.1f} s / {st.bound_s:.0f} s ({st.bound_method})",
@@ -139,7 +139,7 @@ async def run(quick: bool) -> list[Row]:
     rows.append(
         Row(
             "RSS of the bot after the storm",
-            f"{st.rss_after_mb:.1f} MB",
+            f"{st.rss_after_mb:.1f} MB ({st.threads_after} threads)",
             "< 100 MB",
             verdict(st.rss_after_mb < 100, st.rss_after_mb / 100),
         )
@@ -201,7 +201,9 @@ def section(rows: list[Row], command: str, took: float, load: tuple[float, float
             "## Every figure against its target (generated)",
             "",
             f"Command: `{command}` ({when}, {took / 60:.1f} min). Machine: {machine()}; "
-            "PostgreSQL on the same machine; the bot as its own process against the sandbox; "
+            "PostgreSQL on the same machine; the bot as its own process (migrated first by "
+            "its own, as the image does) against the sandbox, which checks Block Kit's schema "
+            "after the timed part (`bench_sandbox`); "
             f"load average {load[0]:.1f} before the run, {load[1]:.1f} after.",
             "",
             table(rows),
