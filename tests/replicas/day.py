@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -114,17 +115,51 @@ async def command(slack: SlackSandbox, user: str, channel: str, text: str) -> No
     assert ack.acked
 
 
+STALE_AFTER_ACK = "changed while you were editing it"
+"""What a person is told when their form passed the check before its ack but the incident changed
+before it was applied (another replica applied someone else's change in between): the form is
+closed by then, so they open it again."""
+
+
+def told(slack: SlackSandbox, user: str, needle: str) -> list[str]:
+    """What the bot showed ``user`` (ephemerals and DMs) containing ``needle``."""
+    shown: list[Message | Ephemeral] = [*slack.ephemerals(user), *slack.dms(user)]
+    return [text for text in map(slack.render_message, shown) if needle in text]
+
+
+async def through_form(
+    slack: SlackSandbox,
+    user: str,
+    incident: Incident,
+    subcommand: str,
+    callback: CallbackId,
+    values: dict[str, Any],
+    applied: Callable[[Incident], bool],
+) -> None:
+    """``/incident <subcommand>`` in the incident's channel, its modal submitted with ``values``;
+    returns once ``applied`` holds for the incident (opening the modal again when told the incident
+    changed meanwhile, as a person would)."""
+    for _ in range(3):
+        stale = len(told(slack, user, STALE_AFTER_ACK))
+        await command(slack, user, incident.channel_id or "", subcommand)
+        await submit(slack, user, await modal(slack, user, callback), values)
+
+        async def outcome(stale: int = stale) -> str | None:
+            if applied(await IncidentRepository().require(incident.id)):
+                return "applied"
+            return "stale" if len(told(slack, user, STALE_AFTER_ACK)) > stale else None
+
+        outcome.__name__ = f"#{incident.id} {subcommand} {values}"
+        if await eventually_in_db(outcome) == "applied":
+            return
+    raise AssertionError(f"#{incident.id}: {subcommand} {values} never applied")
+
+
 async def change_status(slack: SlackSandbox, user: str, incident: Incident, to: Status) -> None:
-    """The status modal, from the incident's channel; returns once the incident has the status."""
-    await command(slack, user, incident.channel_id or "", "status")
-    view = await modal(slack, user, CallbackId.STATUS_MODAL)
-    await submit(slack, user, view, {BlockId.STATUS: {BlockId.STATUS: to.value}})
-
-    async def reached() -> bool:
-        return (await IncidentRepository().require(incident.id)).status is to
-
-    reached.__name__ = f"#{incident.id} {to.value}"
-    await eventually_in_db(reached)
+    values = {BlockId.STATUS.value: {BlockId.STATUS.value: to.value}}
+    await through_form(
+        slack, user, incident, "status", CallbackId.STATUS_MODAL, values, lambda i: i.status is to
+    )
 
 
 def submissions(slack: SlackSandbox) -> list[str]:
@@ -268,9 +303,7 @@ async def scripted_day(
             log.write_text("\n".join(replica.lines))
             print(f"--- replica {replica.pid} ({log}): errors", *replica.problems()[-20:], sep="\n")  # noqa: T201
         for user in (ws.alice, ws.bob, ws.manager):
-            shown: list[Message | Ephemeral] = [*slack.ephemerals(user), *slack.dms(user)]
-            told = [slack.render_message(m) for m in shown]
-            print(f"--- told {user}", *told, sep="\n")  # noqa: T201
+            print(f"--- told {user}", *told(slack, user, ""), sep="\n")  # noqa: T201
         print("--- form submissions", *submissions(slack), sep="\n")  # noqa: T201
         raise
     finally:
@@ -335,13 +368,15 @@ async def run_the_day(
     await slack.add_reaction(ws.bob, channels[REFUNDS], queue, "mega")
 
     # Updates: the update modal, a note, status changes.
-    await command(slack, ws.alice, channels[CHECKOUT], "update")
-    view = await modal(slack, ws.alice, CallbackId.UPDATE_MODAL)
-    await submit(
+    summary = "Rolled back; watching."
+    await through_form(
         slack,
         ws.alice,
-        view,
-        {BlockId.UPDATE_SUMMARY.value: {BlockId.UPDATE_SUMMARY.value: "Rolled back; watching."}},
+        checkout,
+        "update",
+        CallbackId.UPDATE_MODAL,
+        {BlockId.UPDATE_SUMMARY.value: {BlockId.UPDATE_SUMMARY.value: summary}},
+        lambda i: i.summary == summary,
     )
     await command(slack, ws.bob, channels[REFUNDS], "note Refunds are flowing again")
     await change_status(slack, ws.bob, refunds, Status.MITIGATING)
@@ -371,17 +406,19 @@ async def run_the_day(
     )
 
     # The search incident turns out a false alarm: closed early from the close modal.
-    await command(slack, ws.manager, channels[SEARCH], "close")
-    view = await modal(slack, ws.manager, CallbackId.CLOSE_MODAL)
-    reason: dict[str, Any] = {
-        BlockId.CLOSURE_REASON: {BlockId.CLOSURE_REASON: ClosureReason.FALSE_ALARM.value}
-    }
-    await submit(slack, ws.manager, view, reason)
-
-    async def closed() -> bool:
-        return (await IncidentRepository().require(search.id)).status is Status.CLOSED
-
-    await eventually_in_db(closed)
+    await through_form(
+        slack,
+        ws.manager,
+        search,
+        "close",
+        CallbackId.CLOSE_MODAL,
+        {
+            BlockId.CLOSURE_REASON.value: {
+                BlockId.CLOSURE_REASON.value: ClosureReason.FALSE_ALARM.value
+            }
+        },
+        lambda i: i.status is Status.CLOSED,
+    )
 
     # A quiet stretch: the P1 gets an update reminder every 30 minutes (5 real seconds).
     async def reminded_thrice() -> bool:
