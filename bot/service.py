@@ -517,6 +517,7 @@ class IncidentService:
         closure_reason: ClosureReason | None = None,
         closure_reference: str | None = None,
         expected_version: int | None = None,
+        expected_state: str | None = None,
         intent_key: str | None = None,
     ) -> Incident:
         """Move the incident through the one transition table (closing, early closure and
@@ -549,6 +550,7 @@ class IncidentService:
             by=by,
             action=action,
             expected_version=expected_version,
+            expected_state=expected_state,
             apply=apply,
             intent_key=intent_key,
         )
@@ -561,6 +563,7 @@ class IncidentService:
         *,
         by: Actor,
         expected_version: int | None = None,
+        expected_state: str | None = None,
         intent_key: str | None = None,
     ) -> Updated:
         """Title, summary, category, environments, custom fields and priority in one change."""
@@ -635,6 +638,7 @@ class IncidentService:
             by=by,
             action="update",
             expected_version=expected_version,
+            expected_state=expected_state,
             apply=apply,
             intent_key=intent_key,
         )
@@ -2245,6 +2249,7 @@ class IncidentService:
         action: str,
         apply: Callable[[Incident], Any],
         expected_version: int | None = None,
+        expected_state: str | None = None,
         intent_key: str | None = None,
     ) -> Incident:
         """Read, check access and version, apply the pure rules, write state + timeline + outbox
@@ -2256,7 +2261,9 @@ class IncidentService:
                 if intent_key and not await idempotency.remember(f"change:{intent_key}", now=now):
                     return await self.incidents.require(incident_id)
                 incident = await self.incidents.require(incident_id)
-                if expected_version is not None and incident.version != expected_version:
+                if expected_version is not None and incident.form_is_stale(
+                    version=expected_version, state=expected_state
+                ):
                     raise IncidentChanged(incident)
                 await self._require_manage(incident, by, action)
                 changed, events = await apply(incident)

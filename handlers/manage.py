@@ -282,7 +282,7 @@ def register(
     async def is_stale(kind: str, context: ModalContext, ack: AsyncAck) -> bool:
         """Answer a form opened on an older version with the fresh modal and a warning."""
         incident = await service.require(context.incident_id)
-        if incident.version == context.version:
+        if not incident.form_is_stale(version=context.version, state=context.state):
             return False
         await ack(
             response_action="update", view=conflict_view(kind, await modal_for(kind, incident))
@@ -340,6 +340,7 @@ def register(
                 to,
                 by=by,
                 expected_version=context.version,
+                expected_state=context.state,
                 intent_key=_intent(body),
                 **details,
             )
@@ -355,6 +356,7 @@ def register(
             choice,
             by=by,
             expected_version=context.version,
+            expected_state=context.state,
             intent_key=_intent(body),
         )
         if updated.response_change is ResponseChange.OFFER_CONVERSION:

@@ -156,6 +156,9 @@ class ModalContext:
     incident_id: int
     version: int
     extra: Mapping[str, Any] = field(default_factory=dict)
+    state: str | None = None
+    """The incident's ``form_state`` when the form was built (None in forms built before it was
+    recorded): a newer version with the same state is not a conflict."""
 
 
 def modal_context(view: Mapping[str, Any]) -> ModalContext:
@@ -167,8 +170,9 @@ def modal_context(view: Mapping[str, Any]) -> ModalContext:
         raise ValueError(f"not an incident modal: private_metadata {data!r}")
     if isinstance(incident_id, bool) or isinstance(version, bool):
         raise ValueError(f"not an incident modal: private_metadata {data!r}")
-    extra = {k: v for k, v in data.items() if k not in ("incident_id", "version")}
-    return ModalContext(incident_id, version, extra)
+    shown = data.get("state")
+    extra = {k: v for k, v in data.items() if k not in ("incident_id", "version", "state")}
+    return ModalContext(incident_id, version, extra, shown if isinstance(shown, str) else None)
 
 
 def refusal_form_errors(refused: TransitionRefused) -> dict[str, str]:
@@ -980,7 +984,14 @@ def conflict_view(kind: str, fresh_view: Mapping[str, Any]) -> View:
 
 
 def _incident_metadata(incident: Incident, **extra: JsonValue) -> str:
-    return _dumps({"incident_id": incident.id, "version": incident.version, **extra})
+    return _dumps(
+        {
+            "incident_id": incident.id,
+            "version": incident.version,
+            "state": incident.form_state,
+            **extra,
+        }
+    )
 
 
 def _dumps(data: Mapping[str, Any]) -> str:

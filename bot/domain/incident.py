@@ -9,6 +9,8 @@ The lifecycle rules (which transition is allowed, what closing requires) live el
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -167,6 +169,16 @@ class Milestones:
         return {m: self.get(m) for m in Milestone}
 
 
+def _comparable(value: object) -> object:
+    """JSON for what ``json`` cannot write: an instant whatever its zone, anything else as text."""
+    return value.timestamp() if isinstance(value, datetime) else str(value)
+
+
+_NOT_IN_FORMS = frozenset(
+    {"channel_id", "channel_name", "dedup_key", "updated_at", "version", "milestones"}
+)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Incident:
     """A stored incident. ``id`` is the human-facing sequential number ("#1234")."""
@@ -217,6 +229,28 @@ class Incident:
     def active_dedup_key(self) -> str | None:
         """The dedup key while it is reserved (up to Mitigated); ``None`` once past Mitigated."""
         return None if self.status.is_past_mitigated else self.dedup_key
+
+    @property
+    def form_state(self) -> str:
+        """A digest of what people decide on in a form: every field but the bot's bookkeeping (the
+        channel, the dedup key, the first response, timestamps and the version). Two versions with
+        the same digest differ only in what no form shows."""
+        shown = {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.name not in _NOT_IN_FORMS
+        }
+        shown["milestones"] = dataclasses.asdict(
+            dataclasses.replace(self.milestones, acknowledged_at=None)
+        )
+        text = json.dumps(shown, sort_keys=True, default=_comparable)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def form_is_stale(self, *, version: int, state: str | None) -> bool:
+        """Whether a form opened on ``version`` (whose ``form_state`` was ``state``, when known)
+        would now decide on something that changed since: a newer version that changed only the
+        bookkeeping (a note's first response on another replica, the channel recorded) is not."""
+        return self.version != version and (state is None or state != self.form_state)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

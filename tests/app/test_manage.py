@@ -342,6 +342,41 @@ async def test_a_stale_update_form_is_answered_with_the_current_state_and_a_warn
     assert (await fresh(incident.id)).title == "Card payments down everywhere"
 
 
+async def test_a_form_is_not_stale_when_only_the_bookkeeping_changed_since_it_opened(
+    bot, slack: SlackSandbox, people: People
+):
+    """A note's first response (here, or on another replica) makes a new version that no form
+    shows: a status or update form opened before it is applied, not refused as a conflict."""
+    incident = await declare(bot, slack, people.alice)
+    channel = incident.channel_id
+    assert channel is not None
+    await slack.run_slash_command(people.alice, "/incident", "update", channel)
+    view = await modal_of(slack, people.alice, CallbackId.UPDATE_MODAL)
+    opened_on = (await fresh(incident.id)).version
+    await bot.service.add_note(
+        incident.id, "Looking at the gateway", by=Actor.user(people.bob), intent_key="n1"
+    )
+    noted = await fresh(incident.id)
+    assert noted.version != opened_on and noted.milestones.acknowledged_at is not None
+
+    ack = await submit(
+        slack,
+        people.alice,
+        view,
+        {BlockId.UPDATE_TITLE: {BlockId.UPDATE_TITLE: "Card payments down everywhere"}},
+    )
+
+    assert ack.acked and not ack.errors and "response_action" not in (ack.payload or {})
+
+    async def retitled() -> Incident | None:
+        stored = await fresh(incident.id)
+        return stored if stored.title == "Card payments down everywhere" else None
+
+    await eventually(retitled)
+    assert not dms_with(slack, people.alice, "changed while")
+    assert slack.user_errors == []
+
+
 async def test_a_note_from_the_command_lands_once_even_when_the_payload_is_delivered_twice(
     bot, slack: SlackSandbox, people: People
 ):

@@ -142,3 +142,33 @@ def test_actors_are_users_or_system_actors() -> None:
     jira = Actor.system("jira")
     assert jira.kind is ActorKind.SYSTEM
     assert not jira.is_user
+
+
+def test_a_form_is_stale_only_when_what_forms_decide_on_changed() -> None:
+    from tests.domain.factories import incident
+
+    opened = incident()
+    state = opened.form_state
+    bookkeeping = dataclasses.replace(
+        opened,
+        version=opened.version + 1,
+        channel_id="C99",
+        channel_name="inc-42-renamed",
+        updated_at=NOW,
+        milestones=opened.milestones.with_(Milestone.ACKNOWLEDGED, NOW),
+    )
+    assert bookkeeping.form_state == state
+    assert not bookkeeping.form_is_stale(version=opened.version, state=state)
+    # A form built before its state was recorded knows only the version.
+    assert bookkeeping.form_is_stale(version=opened.version, state=None)
+
+    for changed in (
+        dataclasses.replace(bookkeeping, title="Another title"),
+        dataclasses.replace(bookkeeping, status=Status.MITIGATED),
+        dataclasses.replace(bookkeeping, priority=Priority.P1),
+        dataclasses.replace(bookkeeping, custom_fields={"customer": "ACME"}),
+        dataclasses.replace(
+            bookkeeping, milestones=bookkeeping.milestones.with_(Milestone.STARTED, NOW)
+        ),
+    ):
+        assert changed.form_is_stale(version=opened.version, state=state), changed
