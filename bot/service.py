@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -141,6 +142,8 @@ PAGERDUTY_OFF = (
 )
 ON_CALL_MEMORY = timedelta(seconds=30)
 """How long an answer about who is on call is reused (the declare modal asks on every change)."""
+GROUP_REREAD_SECONDS = 10.0
+"""How often a refusal may ask Slack again for the user groups it rests on (see ``_forget_group``)."""
 ACK_ATTEMPTS = 3
 """Tries to record an acknowledgement that races with a change made in Slack."""
 FIREFIGHTER = Actor.system("firefighter", "FireFighter")
@@ -203,6 +206,8 @@ class IncidentService:
     _on_call_cache: dict[str, tuple[datetime, OnCall]] = field(
         default_factory=dict, init=False, repr=False
     )
+    _groups_forgotten_at: float = field(default=float("-inf"), init=False, repr=False)
+    """When a refusal last made the user groups be asked again (``time.monotonic``)."""
     postmortems: PostmortemRepository = field(default_factory=PostmortemRepository)
     confluence: bool = False
     """Whether post-mortems are Confluence pages (Confluence is configured: wiring decides)."""
@@ -416,7 +421,7 @@ class IncidentService:
     async def declare(self, declaration: Declaration, *, by: Actor, intent_key: str) -> Declared:
         """Validate and store a new incident, its first timeline entries and its side effects.
         The same ``intent_key`` twice (a redelivered submission) returns the first incident."""
-        if by.is_user and not may_declare(by.id, policy=await self._declare_policy()):
+        if by.is_user and not await self._may_declare(by.id):
             raise AccessDenied("Declaring incidents is restricted to a user group you are not in.")
         try:
             category = self.catalog.category(declaration.category)
@@ -886,7 +891,7 @@ class IncidentService:
     async def may_edit_timeline(self, incident: Incident, user_id: str) -> bool:
         """Whether ``user_id`` may edit the timeline (the timeline shows them its menus)."""
         try:
-            await self._require_manage(incident, Actor.user(user_id), EDIT_TIMELINE)
+            await self._require_manage(incident, Actor.user(user_id), EDIT_TIMELINE, reread=False)
         except AccessDenied:
             return False
         return True
@@ -2406,22 +2411,46 @@ class IncidentService:
                 now=now,
             )
 
-    async def _require_manage(self, incident: Incident, by: Actor, action: str) -> None:
+    async def _require_manage(
+        self, incident: Incident, by: Actor, action: str, *, reread: bool = True
+    ) -> None:
+        """AccessDenied unless ``by`` may ``action`` the incident; ``reread``: a refusal that rests
+        on a user group asks Slack for the groups again first (an action, not a display)."""
         if not by.is_user:
             return
         holders = tuple((await self.role_holders(incident.id)).values())
         members = await self._present_members(incident.id)
         if by.id == incident.created_by:
             holders = (*holders, by.id)
-        require_may_manage(
-            incident,
-            by.id,
-            role_holders=holders,
-            channel_members=members,
-            incident_managers=await self._incident_managers(),
-            policy=self._policy(),
-            action=action,
-        )
+        for last_try in (False, True):
+            try:
+                require_may_manage(
+                    incident,
+                    by.id,
+                    role_holders=holders,
+                    channel_members=members,
+                    incident_managers=await self._incident_managers(),
+                    policy=self._policy(),
+                    action=action,
+                )
+                return
+            except AccessDenied:
+                group = self.catalog.slack.incident_managers_usergroup
+                if last_try or not reread or not self._forget_group(group):
+                    raise
+
+    def _forget_group(self, group: str | None) -> bool:
+        """Before a refusal that rests on a user group, forget what is cached of the groups so
+        the next look-up asks Slack: Slack tells a group's changes to one replica only (each event
+        goes to one Socket Mode connection), so another replica's copy may be up to its 5-minute
+        expiry old. At most once every ``GROUP_REREAD_SECONDS``, so that someone refused again
+        and again costs one look-up, not one each. False when no group is asked again."""
+        now = time.monotonic()
+        if not group or self.chat is None or now - self._groups_forgotten_at < GROUP_REREAD_SECONDS:
+            return False
+        self._groups_forgotten_at = now
+        self.chat.forget_usergroups()
+        return True
 
     async def _present_members(self, incident_id: int) -> tuple[str, ...]:
         return tuple(p.user_id for p in await self.participants.list(incident_id) if not p.has_left)
@@ -2431,6 +2460,13 @@ class IncidentService:
         if not group or self.chat is None:
             return ()
         return tuple(await self.chat.usergroup_members(group))
+
+    async def _may_declare(self, user_id: str) -> bool:
+        if may_declare(user_id, policy=await self._declare_policy()):
+            return True
+        if not self._forget_group(self.catalog.access.declare_usergroup):
+            return False
+        return may_declare(user_id, policy=await self._declare_policy())
 
     async def _declare_policy(self) -> AccessPolicy:
         group = self.catalog.access.declare_usergroup

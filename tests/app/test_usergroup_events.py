@@ -77,7 +77,9 @@ async def test_an_empty_incident_managers_group_is_asked_once_and_filled_when_sl
 
     await refused_each_time(bot, incident, manager)
 
-    assert group_lookups(slack) - before <= 1  # was one usergroups.list per check
+    # One look-up at most (the list, then the group's members), asked again by the first refusal
+    # (see the last test); it was one usergroups.list per check.
+    assert group_lookups(slack) - before <= 2
     events_before = len(slack.hub.deliveries)
     slack.set_usergroup_members(empty_group, [manager])
     await allowed_soon(bot, incident, manager)
@@ -116,3 +118,22 @@ async def refused_soon(bot: Any, incident: Incident, user: str, *, seconds: floa
         if time.monotonic() >= deadline:
             raise AssertionError(f"{user} still allowed after {seconds}s")
         await asyncio.sleep(0.05)
+
+
+async def test_a_group_changed_while_the_event_went_to_another_replica_is_read_again_on_refusal(
+    slack: SlackSandbox, people: tuple[str, str], empty_group: str, bot: Any
+) -> None:
+    """Slack sends each event to one Socket Mode connection: with several replicas, this one may
+    never hear that the manager joined the group. A refusal resting on the group asks Slack again
+    (once in a while, not once per refusal), so the manager is let in without waiting 5 minutes."""
+    alice, manager = people
+    incident = await declared(bot, alice)
+    await refused_each_time(bot, incident, manager)  # the empty group is cached
+
+    group = slack.ws.usergroups[empty_group]
+    slack.ws.set_usergroup_members(group, [manager], emit=False)  # told to another replica
+    await allowed_soon(bot, incident, manager, seconds=30)
+
+    group_lookups_before = group_lookups(slack)
+    await bot.service.require_may_act(incident.id, manager, "update")
+    assert group_lookups(slack) == group_lookups_before  # allowed: no asking again
