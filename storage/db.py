@@ -203,11 +203,39 @@ async def apply_migrations(url: str) -> list[str]:
         if event == "apply_done":
             applied.append(name)
 
-    async with TortoiseContext():
+    async with _migration_lock(url), TortoiseContext():
         await _migrate(config=tortoise_config(url), progress=progress)
     if applied:
         log.info("applied migrations: %s", ", ".join(applied))
     return applied
+
+
+MIGRATION_LOCK_KEY = 0x46495245  # "FIRE": the advisory lock that migrating holds
+"""Replicas started together on one PostgreSQL database migrate one at a time: without it two
+created Tortoise's own table at once and one start failed on a duplicate key."""
+
+
+@contextlib.asynccontextmanager
+async def _migration_lock(url: str) -> AsyncIterator[None]:
+    """Hold PostgreSQL's session advisory lock ``MIGRATION_LOCK_KEY`` (waiting for a replica that
+    holds it) on a connection of its own; SQLite needs none (one process per file)."""
+    config = expand_db_url(url)
+    if config["engine"] != "tortoise.backends.asyncpg":
+        yield
+        return
+    credentials = config["credentials"]
+    holder = await _patient_connect(
+        host=credentials.get("host"),
+        port=credentials.get("port"),
+        user=credentials.get("user"),
+        password=credentials.get("password"),
+        database=credentials.get("database"),
+    )
+    try:
+        await holder.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
+        yield
+    finally:
+        await holder.close()  # the session's end releases the lock
 
 
 async def pending_migrations(url: str) -> list[str]:

@@ -106,3 +106,11 @@ async def test_a_task_started_before_the_database_was_opened_still_reaches_it(
     async with db.database(empty_postgres_url):
         opened.set()
         assert await task
+
+
+async def test_replicas_starting_together_migrate_once(empty_postgres_url: str) -> None:
+    """Three replicas started at once on a new database: one applies the migrations while the
+    others wait for it (an advisory lock), then find nothing to do; none fails."""
+    results = await asyncio.gather(*(db.apply_migrations(empty_postgres_url) for _ in range(3)))
+    assert sorted(results, key=len) == [[], [], MIGRATIONS]
+    assert await db.pending_migrations(empty_postgres_url) == []
