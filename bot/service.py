@@ -231,6 +231,9 @@ class IncidentService:
         five queries whatever the size of the history (storage.home), six with Jira (the
         overdue follow-ups)."""
         filters = filters or HomeFilters()
+        if filters.category and filters.category not in {c.key for c in self.catalog.categories}:
+            # Not a category of ours: a forged or stale click, or one removed from the catalog.
+            filters = dataclasses.replace(filters, category=None)
         query = HomeQuery(
             viewer=user_id,
             sees_all_private=await self._sees_all_private(user_id),
@@ -2231,16 +2234,6 @@ class IncidentService:
         if sent:
             self.wake()
         return sent
-
-    async def sweep_reminders(self, kind: ReminderKind, *, owner: str, ttl: float) -> int:
-        """The scheduled sweep of one kind: on one replica at a time (a lease per kind)."""
-        name = f"sweep:{kind.value}"
-        if not await lock.try_acquire(name, owner, ttl, now=self.clock.now()):
-            return 0
-        try:
-            return await self.send_due_reminders(kind, self.clock.now())
-        finally:
-            await lock.release(name, owner)
 
     # ----------------------------------------------------------------------------------------
     # Internals

@@ -294,7 +294,8 @@ def _controls(
 ) -> dict[str, Any]:
     known = list(categories[:MAX_CATEGORY_OPTIONS])
     if filters.category and filters.category not in {key for key, _ in known}:
-        known = [*known[: MAX_CATEGORY_OPTIONS - 1], (filters.category, filters.category)]
+        name = dict(categories).get(filters.category, filters.category)
+        known = [*known[: MAX_CATEGORY_OPTIONS - 1], (filters.category, name)]
     category_options = [_option("All categories", ALL)] + [_option(n, k) for k, n in known]
     priority_options = [_option("All priorities", ALL)] + [
         _option(style_of(styles, p).label(p), p.label) for p in Priority

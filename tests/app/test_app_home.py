@@ -140,6 +140,48 @@ async def test_filters_are_kept_per_user_and_a_filter_without_result_says_so(
     assert "No open incident matches" in _home(slack, ws.alice)
 
 
+async def test_a_forged_category_filter_is_ignored_not_echoed_into_the_home(
+    bot, slack: SlackSandbox, ws: Workspace
+):
+    """A click whose category is none of ours (forged, or stale after a catalog change) shows all
+    categories: its text never reaches the Home (found by the fuzz with `<!channel>`)."""
+    await slack.open_app_home(ws.alice)
+    await slack.wait_for(lambda: slack.home_view(ws.alice))
+    home = slack.home_view(ws.alice)
+    forged = {
+        "type": "block_actions",
+        "team": {"id": slack.team_id, "domain": "sandbox"},
+        "user": {"id": ws.alice, "team_id": slack.team_id},
+        "api_app_id": slack.app_id,
+        "token": "sandbox-verification-token",
+        "trigger_id": slack.ws.new_trigger(ws.alice),
+        "container": {"type": "view", "view_id": home.id},
+        "view": home.payload | {"id": home.id},
+        "actions": [
+            {
+                "type": "static_select",
+                "action_id": ActionId.HOME_FILTER_CATEGORY.value,
+                "block_id": "fuzz",
+                "selected_option": {
+                    "text": {"type": "plain_text", "text": "x"},
+                    "value": "<!channel> pwn",
+                },
+                "action_ts": "1.0",
+            }
+        ],
+        "is_enterprise_install": False,
+    }
+    publishes = len(slack.calls("views.publish"))
+    delivery = await slack.hub.deliver("interactive", forged, accepts_response_payload=True)
+    assert slack.hub.is_ack(await slack.hub.wait_ack(delivery, 3.0))
+    await slack.wait_for(lambda: len(slack.calls("views.publish")) > publishes)
+    await bot.background.drain()
+    filters = HomeFilters.from_metadata(slack.home_view(ws.alice).payload["private_metadata"])
+    assert filters.category is None
+    assert "pwn" not in str(slack.home_view(ws.alice).payload)
+    assert slack.violations == []
+
+
 async def test_show_more_pages_through_many_open_incidents_within_100_blocks(
     bot, slack: SlackSandbox, ws: Workspace
 ):
