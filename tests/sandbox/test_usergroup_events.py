@@ -85,7 +85,8 @@ async def test_an_app_not_subscribed_to_them_gets_no_group_events() -> None:
             await slack.wait_for(lambda: reactions, timeout=5)
             assert seen == []
             assert [d.payload["event"]["type"] for d in slack.hub.deliveries.values()] == [
-                "reaction_added"
+                "message",
+                "reaction_added",
             ]
         finally:
             await handler.close_async()
