@@ -206,6 +206,7 @@ class IncidentService:
     _on_call_cache: dict[str, tuple[datetime, OnCall]] = field(
         default_factory=dict, init=False, repr=False
     )
+    group_reread_seconds: float = GROUP_REREAD_SECONDS
     _groups_forgotten_at: float = field(default=float("-inf"), init=False, repr=False)
     """When a refusal last made the user groups be asked again (``time.monotonic``)."""
     postmortems: PostmortemRepository = field(default_factory=PostmortemRepository)
@@ -2436,10 +2437,14 @@ class IncidentService:
         """Before a refusal that rests on a user group, forget what is cached of the groups so
         the next look-up asks Slack: Slack tells a group's changes to one replica only (each event
         goes to one Socket Mode connection), so another replica's copy may be up to its 5-minute
-        expiry old. At most once every ``GROUP_REREAD_SECONDS``, so that someone refused again
+        expiry old. At most once every ``group_reread_seconds``, so that someone refused again
         and again costs one look-up, not one each. False when no group is asked again."""
         now = time.monotonic()
-        if not group or self.chat is None or now - self._groups_forgotten_at < GROUP_REREAD_SECONDS:
+        if (
+            not group
+            or self.chat is None
+            or now - self._groups_forgotten_at < self.group_reread_seconds
+        ):
             return False
         self._groups_forgotten_at = now
         self.chat.forget_usergroups()

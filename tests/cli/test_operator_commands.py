@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import sys
 from collections.abc import AsyncIterator
@@ -108,21 +107,6 @@ async def test_run_without_tokens_says_what_to_set() -> None:
     code, out = await firefighter("run")
     assert code == 2
     assert "SLACK_BOT_TOKEN" in out
-
-
-async def test_the_demo_plays_help_and_app_home_without_contract_violations(
-    tmp_path: Path,
-) -> None:
-    report = tmp_path / "report.json"
-    code, out = await firefighter("demo", "--report", str(report))
-    assert code == 0, out
-    assert "Alice types `/incident` in #general" in out
-    assert "All quiet" in out
-    data = json.loads(report.read_text())
-    assert data["servers"]["slack"]["violations"] == []
-    assert data["servers"]["slack"]["requests"] > 0
-    assert [step["action"] for step in data["transcript"]][-1] == "opens the FireFighter Home tab"
-    assert any(c["name"] == "general" for c in data["state"]["slack"]["channels"])
 
 
 async def test_check_compares_the_catalog_with_jira_and_locates_each_mismatch(
