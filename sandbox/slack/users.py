@@ -366,6 +366,14 @@ class ActingAsUsers:
                 )
             )
 
+    def interactive_payload(
+        self, kind: str, user_id: str, *, trigger_id: str | None = None
+    ) -> JSON:
+        """The fields every interactive payload from ``user_id`` carries (a new trigger unless
+        one is given), for a test that builds the rest itself: a forged or stale action."""
+        trigger = trigger_id if trigger_id is not None else self.ws.new_trigger(user_id)
+        return self._interactive_base(kind, self._user(user_id), trigger)
+
     def _interactive_base(self, kind: str, user: User, trigger_id: str) -> JSON:
         return {
             "type": kind,

@@ -148,29 +148,25 @@ async def test_a_forged_category_filter_is_ignored_not_echoed_into_the_home(
     await slack.open_app_home(ws.alice)
     await slack.wait_for(lambda: slack.home_view(ws.alice))
     home = slack.home_view(ws.alice)
-    forged = {
-        "type": "block_actions",
-        "team": {"id": slack.team_id, "domain": "sandbox"},
-        "user": {"id": ws.alice, "team_id": slack.team_id},
-        "api_app_id": slack.app_id,
-        "token": "sandbox-verification-token",
-        "trigger_id": slack.ws.new_trigger(ws.alice),
-        "container": {"type": "view", "view_id": home.id},
-        "view": home.payload | {"id": home.id},
-        "actions": [
-            {
-                "type": "static_select",
-                "action_id": ActionId.HOME_FILTER_CATEGORY.value,
-                "block_id": "fuzz",
-                "selected_option": {
-                    "text": {"type": "plain_text", "text": "x"},
-                    "value": "<!channel> pwn",
-                },
-                "action_ts": "1.0",
-            }
-        ],
-        "is_enterprise_install": False,
-    }
+    forged = slack.interactive_payload("block_actions", ws.alice)
+    forged.update(
+        {
+            "container": {"type": "view", "view_id": home.id},
+            "view": home.payload | {"id": home.id},
+            "actions": [
+                {
+                    "type": "static_select",
+                    "action_id": ActionId.HOME_FILTER_CATEGORY.value,
+                    "block_id": "fuzz",
+                    "selected_option": {
+                        "text": {"type": "plain_text", "text": "x"},
+                        "value": "<!channel> pwn",
+                    },
+                    "action_ts": "1.0",
+                }
+            ],
+        }
+    )
     publishes = len(slack.calls("views.publish"))
     delivery = await slack.hub.deliver("interactive", forged, accepts_response_payload=True)
     assert slack.hub.is_ack(await slack.hub.wait_ack(delivery, 3.0))

@@ -184,18 +184,10 @@ async def test_every_modal_submitted_with_random_values_is_refused_in_words_or_a
     view = (await slack.wait_for(lambda: slack.views(alice), timeout=3.0))[-1]
     body = slack.ws.view_json(view)
     body["state"] = {"values": random_state(view.payload, data)}
-    payload = {
-        "type": "view_submission",
-        "team": {"id": slack.team_id, "domain": "sandbox"},
-        "user": {"id": alice, "team_id": slack.team_id},
-        "api_app_id": slack.app_id,
-        "token": "sandbox-verification-token",
-        "trigger_id": slack.ws.new_trigger(alice, view_id=view.id),
-        "view": body,
-        "response_urls": [],
-        "is_enterprise_install": False,
-        "enterprise": None,
-    }
+    payload = slack.interactive_payload(
+        "view_submission", alice, trigger_id=slack.ws.new_trigger(alice, view_id=view.id)
+    )
+    payload.update({"view": body, "response_urls": []})
     answer = await surfaces.deliver(payload)
     outcome = answer.get("response_action") if isinstance(answer, dict) else "closed"
     event(f"{subcommand}: {outcome}")
@@ -375,22 +367,17 @@ async def test_a_click_with_a_stale_or_foreign_id_breaks_nothing(
         action["value"] = value
     else:
         action["selected_option"] = {"text": {"type": "plain_text", "text": "x"}, "value": value}
-    payload = {
-        "type": "block_actions",
-        "team": {"id": slack.team_id, "domain": "sandbox"},
-        "user": {"id": alice, "team_id": slack.team_id},
-        "api_app_id": slack.app_id,
-        "token": "sandbox-verification-token",
-        "trigger_id": slack.ws.new_trigger(alice),
-        "container": {"type": "message", "message_ts": ts, "channel_id": channel},
-        "channel": {"id": channel, "name": "fuzz"},
-        "message": {"type": "message", "ts": ts, "text": "x", "blocks": []},
-        "state": {"values": {}},
-        "response_url": slack.new_response_url(alice, channel, ts),
-        "actions": [action],
-        "is_enterprise_install": False,
-        "enterprise": None,
-    }
+    payload = slack.interactive_payload("block_actions", alice)
+    payload.update(
+        {
+            "container": {"type": "message", "message_ts": ts, "channel_id": channel},
+            "channel": {"id": channel, "name": "fuzz"},
+            "message": {"type": "message", "ts": ts, "text": "x", "blocks": []},
+            "state": {"values": {}},
+            "response_url": slack.new_response_url(alice, channel, ts),
+            "actions": [action],
+        }
+    )
     await surfaces.deliver(payload)
     await surfaces.close_modals(alice)
     await surfaces.check(caplog)
