@@ -105,11 +105,17 @@ async def _patient_connect(*args: Any, **kwargs: Any) -> asyncpg.Connection:
             delay = min(delay * 2, 1.0)
 
 
+def _postgres_config(database_url: str) -> dict[str, Any] | None:
+    """Tortoise's expanded configuration of a PostgreSQL URL; None for any other (SQLite)."""
+    config = expand_db_url(database_url)
+    return config if config["engine"] == "tortoise.backends.asyncpg" else None
+
+
 def _connection_config(database_url: str, pool_size: int) -> str | dict[str, Any]:
     """A PostgreSQL URL becomes Tortoise credentials with the pool's size and the patient
     connect; any other URL (SQLite) is left as it is."""
-    config = expand_db_url(database_url)
-    if config["engine"] != "tortoise.backends.asyncpg":
+    config = _postgres_config(database_url)
+    if config is None:
         return database_url
     credentials = config["credentials"]
     credentials.setdefault("maxsize", pool_size)
@@ -219,8 +225,8 @@ created Tortoise's own table at once and one start failed on a duplicate key."""
 async def _migration_lock(url: str) -> AsyncIterator[None]:
     """Hold PostgreSQL's session advisory lock ``MIGRATION_LOCK_KEY`` (waiting for a replica that
     holds it) on a connection of its own; SQLite needs none (one process per file)."""
-    config = expand_db_url(url)
-    if config["engine"] != "tortoise.backends.asyncpg":
+    config = _postgres_config(url)
+    if config is None:
         yield
         return
     credentials = config["credentials"]
