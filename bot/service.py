@@ -2416,22 +2416,25 @@ class IncidentService:
         members = await self._present_members(incident.id)
         if by.id == incident.created_by:
             holders = (*holders, by.id)
-        for last_try in (False, True):
-            try:
-                require_may_manage(
-                    incident,
-                    by.id,
-                    role_holders=holders,
-                    channel_members=members,
-                    incident_managers=await self._incident_managers(),
-                    policy=self._policy(),
-                    action=action,
-                )
-                return
-            except AccessDenied:
-                group = self.catalog.slack.incident_managers_usergroup
-                if last_try or not reread or not self._forget_group(group):
-                    raise
+
+        async def check() -> None:
+            require_may_manage(
+                incident,
+                by.id,
+                role_holders=holders,
+                channel_members=members,
+                incident_managers=await self._incident_managers(),
+                policy=self._policy(),
+                action=action,
+            )
+
+        try:
+            await check()
+        except AccessDenied:
+            group = self.catalog.slack.incident_managers_usergroup
+            if not reread or not self._forget_group(group):
+                raise
+            await check()
 
     def _forget_group(self, group: str | None) -> bool:
         """Before a refusal that rests on a user group, forget what is cached of the groups so
