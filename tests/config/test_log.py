@@ -10,6 +10,7 @@ import pytest
 import structlog
 
 from bot.log import REDACTED, configure_logging, get_logger
+from tests.logs import restored_logging
 
 BOT_TOKEN = "xoxb-1111-2222-abcdefabcdef"
 APP_TOKEN = "xapp-1-A0001-3333-abcdefabcdef"
@@ -19,19 +20,9 @@ JIRA_SECRET = "jira-Sup3r-s3cret"
 @pytest.fixture
 def output() -> Iterator[io.StringIO]:
     """Configure logging into a buffer; restore the previous logging set-up afterwards."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    buffer = io.StringIO()
-    configure_logging("INFO", "json", [JIRA_SECRET], stream=buffer)
-    yield buffer
-    structlog.reset_defaults()
-    structlog.contextvars.clear_contextvars()
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    for handler in handlers:
-        root.addHandler(handler)
-    root.setLevel(level)
-    logging.captureWarnings(False)
+    with restored_logging() as buffer:
+        configure_logging("INFO", "json", [JIRA_SECRET], stream=buffer)
+        yield buffer
 
 
 def lines(buffer: io.StringIO) -> list[dict[str, object]]:

@@ -8,13 +8,11 @@ failures write into."""
 from __future__ import annotations
 
 import io
-import logging
 from collections.abc import Iterator
 from contextlib import AsyncExitStack
 from typing import Any
 
 import pytest
-import structlog
 
 from bot.domain.declaration import IncidentChanges
 from bot.domain.incident import Actor, Priority, Status
@@ -24,6 +22,7 @@ from sandbox.jira import SandboxJira
 from sandbox.pagerduty import SandboxPagerDuty
 from sandbox.slack import SlackSandbox
 from storage import models
+from tests.logs import restored_logging
 from tests.privacy.full import full_catalog, full_settings, start_full_bot
 from tests.workspace import Workspace, declare_and_wait, eventually, outage, outbox_idle
 
@@ -31,18 +30,8 @@ from tests.workspace import Workspace, declare_and_wait, eventually, outage, out
 @pytest.fixture
 def captured() -> Iterator[io.StringIO]:
     """Logging configured as the bot's entry point does, into a buffer (restored afterwards)."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    buffer = io.StringIO()
-    yield buffer
-    structlog.reset_defaults()
-    structlog.contextvars.clear_contextvars()
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    for handler in handlers:
-        root.addHandler(handler)
-    root.setLevel(level)
-    logging.captureWarnings(False)
+    with restored_logging() as buffer:
+        yield buffer
 
 
 async def test_no_log_line_outbox_error_or_timeline_text_contains_a_token_or_secret(
