@@ -4,6 +4,7 @@ Slack ends with exactly one channel, one announcement and one pinned summary."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 
 from bot.blocks.ids import CallbackId
@@ -64,8 +65,11 @@ async def test_a_declaration_killed_mid_way_completes_exactly_once_after_a_resta
         first.send_signal(signal.SIGKILL)
         await first.wait()
     assert first.returncode == -signal.SIGKILL
-    # What the dead process had started still lands in Slack (its answers are lost).
-    await slack.wait_for(lambda: slack.messages(announcements), timeout=10)
+    # What the dead process had started still lands in Slack (its answers are lost). It may have
+    # died before its announcement left (the kill follows the topic, which the announcement does
+    # not wait for): then the restarted process posts it, and the count below is still one.
+    with contextlib.suppress(TimeoutError):
+        await slack.wait_for(lambda: slack.messages(announcements), timeout=5)
     slack.clear_faults()
 
     second = await start_bot(slack, process_database)
